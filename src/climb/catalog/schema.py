@@ -1,0 +1,183 @@
+"""The catalog schema: one validated record per dataset (pydantic v2).
+
+Field names here are a public contract (DESIGN.md, "Contracts"): extend, never rename.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# The closed modality list. Every entry's `modality` (and `modalities`) must be one of these.
+Modality = Literal[
+    "chest_xray",
+    "mammography",
+    "dermoscopy",
+    "clinical_photo",
+    "fundus",
+    "oct",
+    "pathology",
+    "ecg",
+    "eeg",
+    "imu",
+    "gene_expression",
+    "scrna_seq",
+    "genomic_sequence",
+    "protein_sequence",
+    "ct",
+    "mri",
+    "ultrasound",
+    "ultrasound_video",
+    "endoscopy_video",
+    "brain_network",
+    "molecular_graph",
+    "protein_graph",
+    "text",
+    "ehr",
+    "tabular",
+    "image_text",
+]
+MODALITIES: tuple[str, ...] = Modality.__args__  # type: ignore[attr-defined]
+
+AccessTier = Literal["open", "registration", "credentialed", "bundled"]
+AuthKind = Literal["none", "physionet", "kaggle", "manual"]
+TaskType = Literal[
+    "binary", "multiclass", "multilabel", "regression", "segmentation", "generation"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Source(_Strict):
+    """One file of a dataset (the "catalog source" contract).
+
+    `path` is where the file lands under ROOT/NAME/. `extract: true` unpacks an archive in
+    place. `auth` names the credential kind. Kaggle sources use
+    ``kaggle://datasets/OWNER/SLUG`` or ``kaggle://competitions/SLUG`` URLs; manual sources
+    (TCIA NBIA, Stanford AIMI, TUH, NDA, request forms) carry the URL of the page where a
+    person must act, and `instructions`.
+    """
+
+    url: str
+    path: str
+    sha256: str | None = None
+    size: int | None = Field(default=None, ge=0)
+    mirrors: list[str] = Field(default_factory=list)
+    extract: bool = False
+    auth: AuthKind = "none"
+    instructions: str | None = None
+    # Per-record listing for `--subset` downloads (e.g. PhysioNet RECORDS files)
+    records: str | None = None
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex64(cls, value: str | None) -> str | None:
+        hexdigits = set("0123456789abcdef")
+        if value is not None and (len(value) != 64 or not set(value) <= hexdigits):
+            raise ValueError("sha256 must be 64 lowercase hex characters")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError("path must be relative to ROOT/NAME and must not contain '..'")
+        return value
+
+
+class Access(_Strict):
+    """Who may download the data and what a person must do first."""
+
+    tier: AccessTier
+    gate: str = Field(min_length=3, description="the exact gate, in one line")
+    steps: list[str] = Field(default_factory=list, description="what a person must do, in order")
+    url: str | None = Field(default=None, description="project page / request form / rules URL")
+
+
+class Task(_Strict):
+    """One prediction task, with class names in the dataset's native vocabulary."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    type: TaskType
+    classes: list[str] = Field(default_factory=list)
+    vocabulary: str | None = Field(
+        default=None, description="harmonized vocabulary the native classes map into"
+    )
+    level: Literal["sample", "node", "patient", "token"] = "sample"
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _classes_for_classification(self) -> Task:
+        if self.type in {"binary", "multiclass", "multilabel"} and not self.classes:
+            raise ValueError(f"task {self.name!r} of type {self.type} needs its classes")
+        if self.type == "binary" and len(self.classes) != 2:
+            raise ValueError(f"binary task {self.name!r} needs exactly 2 classes")
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"task {self.name!r} lists a class twice")
+        return self
+
+
+class SampleCounts(_Strict):
+    """Sample counts; `unit` says what a sample is (images, records, segments, slices...)."""
+
+    total: int = Field(ge=0)
+    unit: str = "samples"
+    train: int | None = Field(default=None, ge=0)
+    val: int | None = Field(default=None, ge=0)
+    test: int | None = Field(default=None, ge=0)
+    source: str | None = Field(default=None, description="where the figure comes from")
+
+
+class SplitInfo(_Strict):
+    official: bool
+    definition: str = Field(min_length=3)
+
+
+class PatientIds(_Strict):
+    available: bool
+    field: str | None = Field(default=None, description="the column/field that holds them")
+
+
+class DatasetEntry(_Strict):
+    """One dataset of the catalog."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$")
+    title: str
+    modality: Modality
+    modalities: list[Modality] = Field(default_factory=list)
+    domain: str = Field(description="clinical domain, e.g. cardiology, radiology")
+    benchmark: list[Literal["climb", "multimed", "climb-demo"]] = Field(default_factory=list)
+    tasks: list[Task] = Field(min_length=1)
+    samples: SampleCounts
+    size_gb: float = Field(ge=0, description="approximate size on disk, GB (10^9 bytes)")
+    access: Access
+    license: str
+    homepage: str
+    citation: str = Field(min_length=10, description="BibTeX")
+    sources: list[Source] = Field(default_factory=list)
+    split: SplitInfo
+    patient_ids: PatientIds
+    adapter: str | None = Field(
+        default=None, description="module under climb.adapt that reads the official layout"
+    )
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _fill_modalities(self) -> DatasetEntry:
+        if not self.modalities:
+            self.modalities = [self.modality]
+        elif self.modality not in self.modalities:
+            self.modalities = [self.modality, *self.modalities]
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise ValueError("two tasks share a name")
+        return self
+
+    def task(self, name: str) -> Task:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"{self.name} has no task {name!r}; tasks: {[t.name for t in self.tasks]}")

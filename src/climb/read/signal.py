@@ -1,0 +1,31 @@
+"""The value every signal reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Signal:
+    """A multichannel signal in physical units: ``data`` is float32 [channels, samples]."""
+
+    data: np.ndarray
+    fs: float
+    channels: list[str]
+    units: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return self.data.shape[1] / self.fs if self.fs else 0.0
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 2:
+            raise ValueError(f"signal data must be [channels, samples], got {self.data.shape}")
+        if len(self.channels) != self.data.shape[0]:
+            raise ValueError(
+                f"{len(self.channels)} channel names for {self.data.shape[0]} channels"
+            )
