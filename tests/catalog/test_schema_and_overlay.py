@@ -147,3 +147,18 @@ def test_cli_list_filters(cli):
     result = cli(["list", "--modality", "ecg", "--json"])
     mods = {m for d in json.loads(result.output)["datasets"] for m in d["modalities"]}
     assert mods == {"ecg"} or "ecg" in mods
+
+
+def test_caller_uncertain_policy_overrides_mapping_table():
+    from climb.harmonize import LabelMapper
+
+    entry = load_catalog(use_env=False).get("chexpert")
+    task = entry.tasks[0]
+    native = task.classes[0]
+    default = LabelMapper.for_task(entry, task.name)
+    ones = LabelMapper.for_task(entry, task.name, uncertain_policy="ones")
+    i = default.classes.index(default.targets(native)[0])
+    assert default.multilabel_from_values({native: -1})[i] != default.multilabel_from_values(
+        {native: -1}
+    )[i]  # NaN under the table's default policy
+    assert ones.multilabel_from_values({native: -1})[i] == 1.0

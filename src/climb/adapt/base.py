@@ -59,7 +59,7 @@ class Adapter(ABC):
     def mapper(self, task: str) -> LabelMapper:
         """The label mapper of one of this dataset's tasks (cached)."""
         if task not in self._mappers:
-            policy = self.config.get("uncertain_policy", "nan")
+            policy = self.config.get("uncertain_policy")  # None: the mapping table decides
             self._mappers[task] = LabelMapper.for_task(self.entry, task, policy)
         return self._mappers[task]
 

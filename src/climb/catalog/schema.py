@@ -71,6 +71,13 @@ class Source(_Strict):
     instructions: str | None = None
     # Per-record listing for `--subset` downloads (e.g. PhysioNet RECORDS files)
     records: str | None = None
+    # (acquire) base URL the `records` listing and record files are relative to; derived for
+    # PhysioNet URLs (https://physionet.org/files/PROJECT/VERSION/) when absent
+    records_base: str | None = None
+    # (acquire) suffixes appended to each listed record ("" = the line is the file itself)
+    record_files: list[str] = Field(default_factory=lambda: [".hea", ".dat"])
+    # (acquire) files under records_base always fetched with a subset (metadata tables)
+    subset_extras: list[str] = Field(default_factory=list)
 
     @field_validator("sha256")
     @classmethod

@@ -118,21 +118,26 @@ class LabelMapper:
         return [str(target)]
 
     @classmethod
-    def for_task(cls, entry: Any, task_name: str, uncertain_policy: UncertainPolicy = "nan"):
-        """Mapper for ``entry``'s task ``task_name`` (entry: a catalog DatasetEntry)."""
+    def for_task(cls, entry: Any, task_name: str, uncertain_policy: UncertainPolicy | None = None):
+        """Mapper for ``entry``'s task ``task_name`` (entry: a catalog DatasetEntry).
+
+        ``uncertain_policy`` given by the caller (e.g. a prepare config) wins over the mapping
+        table's ``uncertain_policy``, which wins over the default ``nan``.
+        """
         task = entry.task(task_name)
         mapping = load_mapping_file(entry.name) or {}
         spec = (mapping.get("tasks") or {}).get(task_name)
         if task.vocabulary is None:
             table = (spec or {}).get("map") or {c: c for c in task.classes}
-            return cls(entry.name, task_name, task.type, task.classes, table, uncertain_policy)
+            policy = uncertain_policy or "nan"
+            return cls(entry.name, task_name, task.type, task.classes, table, policy)
         if spec is None:
             raise CatalogError(
                 f"{entry.name}/{task_name} uses vocabulary {task.vocabulary!r} but "
                 f"harmonize/mappings/{entry.name}.yaml has no table for it"
             )
         vocab = load_vocabulary(task.vocabulary)
-        policy = spec.get("uncertain_policy", uncertain_policy)
+        policy = uncertain_policy or spec.get("uncertain_policy", "nan")
         return cls(entry.name, task_name, task.type, vocab.classes, spec["map"], policy)
 
     def targets(self, native: Any) -> list[str]:

@@ -1,0 +1,282 @@
+"""What a download will do: the files of each dataset, their state on disk, missing access.
+
+`build_plan` turns catalog entries (or, with ``--subset``, the records a subset file selects
+from each source's RECORDS-style listing) into PlannedFiles; `render_plan` prints it for
+``--dry-run``.
+
+Subset files are plain text, one entry per line, ``#`` starts a comment. An entry selects every
+record of the listing that is equal to it (``records500/00000/00001_hr``), lies under it as a
+directory (``files/p10/p10000032`` selects a MIMIC-CXR patient) or has it as its last path
+component (``00001_hr``). Each selected record is fetched as ``records_base + record + suffix``
+for every suffix in the source's ``record_files`` (default ``.hea`` and ``.dat``) and lands at
+``ROOT/NAME/record + suffix``; the source's ``subset_extras`` (metadata tables) come along.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
+from rich.console import Console
+
+from climb.acquire import kaggle, manual, physionet
+from climb.acquire.credentials import credentials_for, missing_steps
+from climb.acquire.errors import DownloadError
+from climb.acquire.lockfile import Lockfile
+from climb.acquire.redact import redact_url, scrub
+from climb.catalog.schema import DatasetEntry, Source
+from climb.errors import CatalogError
+
+
+@dataclass
+class PlannedFile:
+    """One file of a plan."""
+
+    dataset: str
+    rel: str  # path under ROOT/NAME
+    urls: list[str]  # resolved URLs, primary first
+    catalog_url: str
+    sha256: str | None = None
+    size: int | None = None
+    auth: str = "none"
+    extract: bool = False
+    page: str | None = None
+    state: str = "todo"  # todo | partial | done | manual-missing | manual-present
+    have: int = 0  # bytes already on disk (finished file or .part)
+
+
+@dataclass
+class DatasetPlan:
+    entry: DatasetEntry
+    dir: Path
+    files: list[PlannedFile] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # access steps still missing
+    manual_missing: list[Source] = field(default_factory=list)
+    subset: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def known_bytes(self) -> int:
+        return sum(f.size or 0 for f in self.files)
+
+    @property
+    def unknown_sizes(self) -> int:
+        return sum(1 for f in self.files if f.size is None)
+
+
+def resolve_urls(source_url: str, mirrors: list[str]) -> list[str]:
+    """The URLs to try for a source: kaggle:// turned into REST API URLs."""
+    return [kaggle.api_url(u) if kaggle.is_kaggle(u) else u for u in [source_url, *mirrors]]
+
+
+def _page(entry: DatasetEntry, url: str) -> str | None:
+    if kaggle.is_kaggle(url):
+        return kaggle.parse(url).page
+    return physionet.project_page(url) or entry.access.url or entry.homepage
+
+
+def _state(dataset_dir: Path, lock: Lockfile, pf: PlannedFile) -> None:
+    dest = dataset_dir / pf.rel
+    part = dest.with_name(dest.name + ".part")
+    if dest.is_file():
+        pf.have = dest.stat().st_size
+        rec = lock.entry(pf.rel)
+        if rec and rec.get("size") == pf.have and (pf.sha256 in (None, rec.get("sha256"))) \
+                and pf.size in (None, pf.have):
+            pf.state = "done"
+        else:
+            pf.state = "partial"  # in place but not yet verified by climb
+    elif part.is_file():
+        pf.have = part.stat().st_size
+        pf.state = "partial"
+
+
+def _check_rel(rel: str, where: str) -> str:
+    rel = rel.strip()
+    rel = rel[2:] if rel.startswith("./") else rel
+    if not rel or rel.startswith("/") or ".." in rel.split("/") or "\\" in rel:
+        raise DownloadError(f"{where}: unsafe record path {rel!r} (absolute or '..'); refused")
+    return rel
+
+
+def read_subset(path: Path) -> list[str]:
+    """The entries of a subset file (see the module docstring)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise CatalogError(f"{path}: cannot read the subset file ({err.strerror})") from None
+    out = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip().strip("/")
+        if line:
+            out.append(line)
+    if not out:
+        raise CatalogError(f"{path}: the subset file lists no records")
+    return out
+
+
+def select(records: list[str], wanted: list[str], where: str) -> list[str]:
+    """The records of a listing that the subset entries `wanted` select, in listing order."""
+    by_name: dict[str, list[str]] = {}
+    for r in records:
+        by_name.setdefault(r.rsplit("/", 1)[-1], []).append(r)
+    chosen: dict[str, None] = {}
+    unmatched = []
+    for w in wanted:
+        hits = [r for r in records if r == w or r.startswith(w + "/")] or by_name.get(w, [])
+        if not hits:
+            unmatched.append(w)
+        chosen.update(dict.fromkeys(hits))
+    if unmatched:
+        shown = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
+        raise CatalogError(f"{where}: {len(unmatched)} subset entr"
+                           f"{'y matches' if len(unmatched) == 1 else 'ies match'} no record "
+                           f"of the listing: {shown}")
+    order = {r: i for i, r in enumerate(records)}
+    return sorted(chosen, key=order.__getitem__)
+
+
+def records_base(source: Source) -> str:
+    base = source.records_base or physionet.files_base(source.url)
+    if not base:
+        raise CatalogError(f"source {source.path}: has 'records' but no 'records_base' (the URL "
+                           "the listing and record files are relative to)")
+    return base if base.endswith("/") else base + "/"
+
+
+def _listing_text(source: Source, dataset_dir: Path, client: httpx.Client | None,
+                  fetch_listing) -> str:
+    """The RECORDS listing: from disk if present, else fetched with `fetch_listing`."""
+    assert source.records is not None
+    rel = _check_rel(source.records, "records listing")
+    local = dataset_dir / rel
+    if not local.is_file():
+        url = urljoin(records_base(source), source.records)
+        if fetch_listing is not None:
+            fetch_listing(dataset_dir.name, source, url, rel)
+        else:  # dry run: read it into memory, write nothing
+            assert client is not None
+            creds = credentials_for(source.auth, httpx.URL(url).host)
+            auth = httpx.BasicAuth(*creds.as_tuple()) if creds else None
+            try:
+                resp = client.get(url, auth=auth)
+            except httpx.HTTPError as err:
+                raise DownloadError(scrub(f"{rel}: cannot fetch the listing from "
+                                          f"{redact_url(url)}: {type(err).__name__}")) from None
+            if resp.status_code != 200:
+                raise DownloadError(f"{rel}: HTTP {resp.status_code} fetching the listing "
+                                    f"from {redact_url(url)}")
+            return resp.text
+    return local.read_text(encoding="utf-8", errors="replace")
+
+
+def build_plan(entries: list[DatasetEntry], root: Path, *, subset: Path | None = None,
+               client: httpx.Client | None = None, fetch_listing=None) -> list[DatasetPlan]:
+    """Plan the download of `entries` under `root`.
+
+    With `subset`, sources that have a `records` listing are replaced by the selected record
+    files; the listing is fetched with `fetch_listing(dataset, source, url, rel)` (a real
+    download, kept on disk) or, when
+    that is None (dry run), read into memory with `client`.
+    """
+    wanted = read_subset(subset) if subset is not None else None
+    plans = []
+    for entry in entries:
+        dataset_dir = Path(root) / entry.name
+        lock = Lockfile(dataset_dir, entry.name)
+        plan = DatasetPlan(entry=entry, dir=dataset_dir, subset=wanted is not None)
+        if not entry.sources:
+            plan.notes.append("the catalog lists no sources for this dataset")
+        sources = entry.sources
+        if wanted is not None:
+            sources = [s for s in entry.sources if s.records]
+            if not sources:
+                raise CatalogError(f"{entry.name}: no source has a per-record listing "
+                                   "('records'), so --subset cannot apply")
+        for src in sources:
+            if src.auth == "manual":
+                pf = PlannedFile(entry.name, src.path, [src.url], src.url, src.sha256, src.size,
+                                 "manual", src.extract, entry.access.url)
+                present = manual.is_present(dataset_dir, src)
+                pf.state = "manual-present" if present else "manual-missing"
+                if not present:
+                    plan.manual_missing.append(src)
+                plan.files.append(pf)
+                continue
+            if wanted is None:
+                pf = PlannedFile(entry.name, src.path, resolve_urls(src.url, src.mirrors),
+                                 src.url, src.sha256, src.size, src.auth, src.extract,
+                                 _page(entry, src.url))
+                _state(dataset_dir, lock, pf)
+                plan.files.append(pf)
+                continue
+            try:
+                text = _listing_text(src, dataset_dir, client, fetch_listing)
+            except DownloadError as err:
+                plan.notes.append(f"records listing unavailable: {err}")
+                continue
+            records = [_check_rel(line, f"{entry.name}/{src.records}")
+                       for line in text.splitlines() if line.strip()
+                       and not line.startswith("#")]
+            chosen = select(records, wanted, f"{subset} ({entry.name}/{src.records})")
+            base = records_base(src)
+            rels = list(src.subset_extras) + [r + sfx for r in chosen for sfx in src.record_files]
+            for rel in dict.fromkeys(rels):
+                rel = _check_rel(rel, f"{entry.name}/{src.records}")
+                pf = PlannedFile(entry.name, rel, [urljoin(base, rel)], urljoin(base, rel),
+                                 auth=src.auth, page=_page(entry, src.url))
+                _state(dataset_dir, lock, pf)
+                plan.files.append(pf)
+        needs_creds = entry.access.tier in ("credentialed", "registration")
+        for kind in dict.fromkeys(f.auth for f in plan.files):
+            if kind == "kaggle" or (kind == "physionet" and needs_creds):
+                step = missing_steps(kind)
+                if step:
+                    plan.missing.append(step)
+        plans.append(plan)
+    return plans
+
+
+def _fmt_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def render_plan(plans: list[DatasetPlan], console: Console, root: Path) -> None:
+    """Print the plan: files, total size, access steps still missing."""
+    from rich.table import Table
+
+    grand, unknown = 0, 0
+    for plan in plans:
+        e = plan.entry
+        table = Table(title=f"{e.name}: {e.title}" + (" (subset)" if plan.subset else ""),
+                      title_justify="left")
+        for col in ("path", "size", "state", "source"):
+            table.add_column(col, justify="right" if col == "size" else "left")
+        for f in plan.files:
+            size = _fmt_size(f.size) if f.size is not None else "?"
+            extra = " +extract" if f.extract else ""
+            table.add_row(f.rel, size, f.state + extra, scrub(redact_url(f.catalog_url)))
+        console.print(table)
+        console.print(f"  access: {e.access.tier} - {e.access.gate}", highlight=False)
+        size_txt = _fmt_size(plan.known_bytes)
+        if plan.unknown_sizes:
+            size_txt += f" + {plan.unknown_sizes} file(s) of unknown size"
+        todo = sum(1 for f in plan.files if f.state in ("todo", "partial"))
+        console.print(f"  {len(plan.files)} file(s), {size_txt}; {todo} to fetch", highlight=False)
+        for step in plan.missing:
+            console.print(f"  [yellow]missing:[/] {step}", highlight=False)
+        for note in plan.notes:
+            console.print(f"  [yellow]note:[/] {scrub(note)}", highlight=False)
+        if plan.manual_missing:
+            console.print(manual.instructions(e, root, plan.manual_missing), highlight=False,
+                          markup=False)
+        grand += plan.known_bytes
+        unknown += plan.unknown_sizes
+    tail = f" + {unknown} file(s) of unknown size" if unknown else ""
+    console.print(f"total: {_fmt_size(grand)}{tail} into {root}", highlight=False)

@@ -1,0 +1,1 @@
+"""Adapters of gene-expression datasets (GEO series matrices, Expression Atlas experiments)."""

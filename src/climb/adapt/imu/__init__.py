@@ -1,0 +1,1 @@
+"""Adapters of inertial-sensor (IMU) gait and activity datasets."""

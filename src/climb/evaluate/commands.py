@@ -1,0 +1,117 @@
+"""`climb evaluate RUN_DIR`: metrics with patient-level CIs (and robustness sweeps) of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from climb.errors import ClimbError
+from climb.evaluate.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from climb.evaluate.run import RunError, evaluate_run, write_json
+
+SHOWN = ("auroc_macro", "auprc_macro", "balanced_accuracy", "mae")
+
+
+def _fmt(entry: dict | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "n/a"
+    lo, hi = entry["ci"]
+    ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None else ""
+    return f"{entry['value']:.3f}{ci}"
+
+
+def metrics_table(document: dict) -> Table:
+    """A Rich table: one row per task, the main metrics with their 95% CIs."""
+    shown = [m for m in SHOWN if any(m in t["metrics"] for t in document["tasks"].values())]
+    table = Table(title=f"{document['run']} - {document['split']} (95% patient-bootstrap CI)")
+    table.add_column("task")
+    table.add_column("n (patients)", justify="right")
+    for m in shown:
+        table.add_column(m, justify="right")
+    table.add_column("worst group", justify="left")
+    for key, task in document["tasks"].items():
+        worst = task.get("worst_group")
+        worst_text = (f"{worst['attribute']}={worst['group']}: {worst['value']:.3f}"
+                      if worst else "-")
+        cells = [_fmt(task["metrics"][m]) if m in task["metrics"] else "" for m in shown]
+        table.add_row(key, f"{task['n_samples']} ({task['n_patients']})", *cells, worst_text)
+    return table
+
+
+def run_robustness(run_dir: Path, store: str | None, split: str, seed: int) -> dict[str, Any]:
+    """Sweep every corruption of every model input and drop each modality; needs the trained
+    model (climb.train.api) and the prepared store the run was trained on."""
+    try:
+        from torch.utils.data import DataLoader
+
+        from climb.load.collate import Collator
+        from climb.load.dataset import StoreDataset
+        from climb.train import api
+    except ImportError as err:  # the training layer is not installed/built
+        raise ClimbError(f"--robustness needs climb.train.api and climb.load ({err})") from err
+    from climb.evaluate import robustness as rb
+
+    model, tasks, config = api.load_run(run_dir)
+    data = config.get("data", {})
+    store = store or data.get("store")
+    if not store or not Path(store).exists():
+        raise RunError(f"{run_dir}: --robustness needs the prepared store (--store STORE); "
+                       f"config has {data.get('store')!r}")
+    inputs = data.get("inputs") or list(config.get("model", {}).get("encoders", {}))
+    dataset = StoreDataset(store, data.get("datasets"), split=split, inputs=inputs or None)
+    if len(dataset) == 0:
+        raise RunError(f"{store}: no rows in split {split!r}")
+    batch_size = int(data.get("eval_batch_size") or data.get("batch_size") or 32)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        collate_fn=Collator(tasks, inputs=inputs or None))
+    batches = list(loader)
+    specs = {t.key: {"key": t.key, "type": t.type, "classes": list(t.classes)} for t in tasks}
+
+    def predict_fn(bs: list[dict]):
+        return api.predict(model, bs, tasks)
+
+    sweeps = []
+    names = sorted({name for b in batches for name in b["inputs"]})
+    for name in names:
+        try:
+            corruptions = rb.corruptions_for(name)
+        except ValueError:
+            continue
+        for corruption in corruptions.values():
+            sweeps.append(rb.robustness_sweep(predict_fn, batches, name, corruption,
+                                              tasks=specs, seed=seed))
+    drop = rb.modality_drop(predict_fn, batches, lambda f: rb.headline_scores(f, specs))
+    return {"split": split, "seed": seed, "sweeps": sweeps, "modality_drop": drop}
+
+
+def register(app: typer.Typer) -> None:
+    """Add `climb evaluate` to the CLI."""
+
+    @app.command("evaluate")
+    def evaluate(
+        run_dir: Path = typer.Argument(..., help="run directory written by `climb train`"),
+        store: str | None = typer.Option(None, "--store", help="prepared store (robustness)"),
+        split: str = typer.Option("test", "--split", help="split to evaluate"),
+        bootstrap: int = typer.Option(DEFAULT_RESAMPLES, "--bootstrap",
+                                      help="patient-level bootstrap resamples (0 = none)"),
+        seed: int = typer.Option(DEFAULT_SEED, "--seed", help="bootstrap/corruption seed"),
+        robustness: bool = typer.Option(False, "--robustness",
+                                        help="also run corruption sweeps + modality drop"),
+    ) -> None:
+        """Metrics with 95% patient-level bootstrap CIs and subgroups -> RUN/metrics.json."""
+        if not run_dir.is_dir():
+            raise RunError(f"{run_dir}: not a directory")
+        document = evaluate_run(run_dir, split=split, n_resamples=bootstrap, seed=seed,
+                                progress=True)
+        path = write_json(run_dir / "metrics.json", document)
+        console = Console()
+        console.print(metrics_table(document))
+        console.print(f"wrote {path}")
+        if robustness:
+            result = run_robustness(run_dir, store, split, seed)
+            out = write_json(run_dir / "robustness.json", result)
+            console.print(f"wrote {out} ({len(result['sweeps'])} sweeps)")

@@ -1,0 +1,306 @@
+"""Evaluate a run directory: read its predictions, compute metrics with CIs, write metrics.json.
+
+The run directory format is the contract in docs/interfaces.md (config.yaml, tasks.json,
+predictions/{split}.parquet).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from climb.errors import ClimbError
+from climb.evaluate import bootstrap as bs
+from climb.evaluate.groups import group_metrics, worst_group
+from climb.evaluate.metrics import HEADLINE, TaskArrays, n_defined, task_metrics, youden_thresholds
+
+PREDICTION_COLUMNS = ("sample_id", "patient_id", "dataset", "task", "split", "label", "scores")
+
+
+class RunError(ClimbError):
+    """A run directory is missing a file or a file does not follow the run contract."""
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """RUN/config.yaml as a dict ({} when absent)."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def run_name(config: dict[str, Any], run_dir: str | Path) -> str:
+    """The run's name: ``run.name`` (or a top-level ``name``) of its config, else the folder."""
+    run = config.get("run") if isinstance(config.get("run"), dict) else {}
+    return str(run.get("name") or config.get("name") or Path(run_dir).name)
+
+
+def read_tasks(run_dir: str | Path) -> dict[str, dict]:
+    """RUN/tasks.json as {task_key: {key, dataset, task, type, classes}}."""
+    path = Path(run_dir) / "tasks.json"
+    if not path.exists():
+        raise RunError(f"{path}: not found (is {Path(run_dir)} a run directory?)")
+    try:
+        tasks = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RunError(f"{path}: invalid JSON ({err})") from err
+    return {t["key"]: t for t in tasks}
+
+
+def read_predictions(run_dir: str | Path, split: str) -> pd.DataFrame | None:
+    """RUN/predictions/{split}.parquet, or None when the run has no predictions for that split."""
+    path = Path(run_dir) / "predictions" / f"{split}.parquet"
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path)
+    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise RunError(f"{path}: missing columns {missing}")
+    return frame
+
+
+def task_arrays(frame: pd.DataFrame, spec: dict) -> TaskArrays:
+    """The rows of one task as arrays; rows with a missing label (-1 / NaN) are dropped
+    (multilabel rows stay, their NaN entries are masked per class)."""
+    rows = frame[frame["task"] == spec["key"]]
+    task_type = spec["type"]
+    labels = [np.asarray(v, dtype=np.float64) for v in rows["label"]]
+    scores = [np.asarray(v, dtype=np.float64) for v in rows["scores"]]
+    if task_type == "multilabel":
+        y = np.stack(labels) if labels else np.zeros((0, len(spec["classes"])))
+        s = np.stack(scores) if scores else np.zeros((0, len(spec["classes"])))
+        keep = ~np.all(np.isnan(y), axis=1) if len(y) else np.zeros(0, bool)
+    elif task_type in ("binary", "multiclass"):
+        y = np.array([v[0] for v in labels], dtype=np.float64)
+        s = np.stack(scores) if scores else np.zeros((0, len(spec["classes"])))
+        keep = ~np.isnan(y) & (y >= 0)
+        y = np.where(keep, y, 0).astype(int)
+    else:
+        y = np.array([v[0] for v in labels], dtype=np.float64)
+        s = np.array([v[0] for v in scores], dtype=np.float64)
+        keep = ~np.isnan(y)
+    metas = [_parse_meta(m) for m in rows["meta"]] if "meta" in rows else [{}] * len(rows)
+    return TaskArrays(
+        key=spec["key"],
+        type=task_type,
+        classes=list(spec.get("classes") or []),
+        y=y[keep],
+        s=s[keep],
+        sample_id=rows["sample_id"].to_numpy().astype(str)[keep],
+        patient_id=rows["patient_id"].fillna("").to_numpy().astype(str)[keep],
+        meta=[m for m, k in zip(metas, keep, strict=True) if k],
+    )
+
+
+def _parse_meta(value: Any) -> dict:
+    if isinstance(value, dict):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return {}
+    try:
+        parsed = json.loads(value)
+    except (TypeError, json.JSONDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _units(task: TaskArrays) -> np.ndarray:
+    """Bootstrap units: the patient id, or the sample id where a sample has no patient id."""
+    return np.where(task.patient_id == "", "sample:" + task.sample_id, task.patient_id)
+
+
+def evaluate_task(
+    task: TaskArrays,
+    n_resamples: int = bs.DEFAULT_RESAMPLES,
+    seed: int = bs.DEFAULT_SEED,
+    thresholds: Sequence[float | None] | None = None,
+    unit: str = "patient",
+) -> dict[str, Any]:
+    """Point metrics, patient-level bootstrap CIs, per-class metrics and subgroups of one task."""
+    point, per_class = task_metrics(task, thresholds=thresholds)
+    groups_of = _units(task) if unit == "patient" else task.sample_id
+    boot: dict[str, np.ndarray] = {}
+    if n_resamples > 0 and task.n > 0:
+        boot = bs.bootstrap_distribution(
+            lambda W: task_metrics(task, W, thresholds)[0], groups_of, n_resamples, seed
+        )
+    metrics = {}
+    for name, values in point.items():
+        samples = boot.get(name, np.full(0, np.nan))
+        metrics[name] = bs.summarize(float(values[0]), samples)
+    out: dict[str, Any] = {
+        "task": task.key,
+        "type": task.type,
+        "headline": HEADLINE.get(task.type),
+        "n_samples": task.n,
+        "n_patients": len(np.unique(_units(task))),
+        "bootstrap": {"unit": unit, "resamples": n_resamples, "seed": seed, "level": 0.95},
+        "classes_defined": n_defined(task),
+        "metrics": metrics,
+    }
+    if per_class:
+        out["per_class"] = {
+            cls: {name: _clean(values[0, c]) for name, values in per_class.items()}
+            for c, cls in enumerate(task.classes or range(task.s.shape[1]))
+        }
+    groups = group_metrics(task, thresholds=thresholds)
+    out["groups"] = groups
+    out["worst_group"] = worst_group(groups, HEADLINE[task.type])
+    return out
+
+
+def paired_bootstrap(
+    a: TaskArrays,
+    b: TaskArrays,
+    metric: str | None = None,
+    n_resamples: int = bs.DEFAULT_RESAMPLES,
+    seed: int = bs.DEFAULT_SEED,
+) -> dict[str, Any]:
+    """Difference ``metric(a) - metric(b)`` on the samples both runs scored, with a paired
+    patient-level bootstrap (the same resampled patients for both) CI and two-sided p-value.
+
+    Typical use: ``a`` = the multitask run, ``b`` = the single-task run of the same task.
+    """
+    if a.type != b.type:
+        raise RunError(f"{a.key}: cannot compare a {a.type} task with a {b.type} task")
+    metric = metric or HEADLINE[a.type]
+    common = np.intersect1d(a.sample_id, b.sample_id)
+    if common.size == 0:
+        raise RunError(f"{a.key}: the two runs share no sample_id")
+    a2 = _align(a, common)
+    b2 = _align(b, common)
+    if a.type != "regression" and not np.array_equal(
+        np.nan_to_num(a2.y, nan=-9), np.nan_to_num(b2.y, nan=-9)
+    ):
+        raise RunError(f"{a.key}: the two runs disagree on labels of the same samples")
+
+    def diff(W: np.ndarray) -> dict[str, np.ndarray]:
+        va = task_metrics(a2, W)[0][metric]
+        vb = task_metrics(b2, W)[0][metric]
+        return {"a": va, "b": vb, "diff": va - vb}
+
+    point = diff(np.ones((1, a2.n)))
+    boot = bs.bootstrap_distribution(diff, _units(a2), n_resamples, seed)
+    return {
+        "task": a.key,
+        "metric": metric,
+        "n_samples": int(common.size),
+        "n_patients": len(np.unique(_units(a2))),
+        "a": bs.summarize(float(point["a"][0]), boot["a"]),
+        "b": bs.summarize(float(point["b"][0]), boot["b"]),
+        "diff": bs.summarize(float(point["diff"][0]), boot["diff"]),
+        "p_value": bs.two_sided_p(boot["diff"]),
+        "resamples": n_resamples,
+        "seed": seed,
+    }
+
+
+def _align(task: TaskArrays, ids: np.ndarray) -> TaskArrays:
+    index = {sid: i for i, sid in enumerate(task.sample_id)}
+    order = np.array([index[i] for i in ids], dtype=int)
+    return TaskArrays(
+        key=task.key,
+        type=task.type,
+        classes=task.classes,
+        y=task.y[order],
+        s=task.s[order],
+        sample_id=task.sample_id[order],
+        patient_id=task.patient_id[order],
+        meta=[task.meta[i] for i in order],
+    )
+
+
+def load_task_arrays(run_dir: str | Path, split: str) -> dict[str, TaskArrays]:
+    """{task_key: TaskArrays} of one split of a run ({} when there are no predictions)."""
+    tasks = read_tasks(run_dir)
+    frame = read_predictions(run_dir, split)
+    if frame is None:
+        return {}
+    unknown = sorted(set(frame["task"]) - set(tasks))
+    if unknown:
+        raise RunError(f"{Path(run_dir) / 'predictions' / split}.parquet: tasks {unknown} "
+                       "are not in tasks.json")
+    return {key: task_arrays(frame, spec) for key, spec in tasks.items()
+            if (frame["task"] == key).any()}
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    split: str = "test",
+    n_resamples: int = bs.DEFAULT_RESAMPLES,
+    seed: int = bs.DEFAULT_SEED,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Evaluate every task of a run on ``split``; thresholds tuned on val when val exists.
+
+    Returns the metrics.json document: ``{run, split, tasks: {key: ...}}``.
+    """
+    run_dir = Path(run_dir)
+    tasks = load_task_arrays(run_dir, split)
+    if not tasks:
+        raise RunError(f"{run_dir / 'predictions' / split}.parquet: no predictions to evaluate")
+    val = load_task_arrays(run_dir, "val") if split != "val" else {}
+    config = read_config(run_dir)
+    results: dict[str, Any] = {}
+    items = list(tasks.items())
+    iterator = items
+    if progress:
+        from rich.progress import track
+
+        iterator = track(items, description="evaluating tasks")
+    for key, task in iterator:
+        thresholds, source = None, "fixed 0.5"
+        if task.type in ("binary", "multilabel") and key in val and val[key].n > 0:
+            thresholds = youden_thresholds(val[key].y, val[key].s, task.type)
+            source = "youden on val"
+        result = evaluate_task(task, n_resamples, seed, thresholds)
+        result["thresholds"] = {"source": source, "values": thresholds}
+        results[key] = result
+    return {
+        "run": run_name(config, run_dir),
+        "regime": config.get("regime"),
+        "split": split,
+        "tasks": results,
+    }
+
+
+def to_json(document: Any) -> str:
+    """JSON text with NaN/inf written as null."""
+    return json.dumps(_clean_tree(document), indent=2, allow_nan=False)
+
+
+def write_json(path: str | Path, document: Any) -> Path:
+    """Write ``document`` atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(to_json(document))
+    tmp.replace(path)
+    return path
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _clean_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _clean_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_tree(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_clean_tree(v) for v in value.tolist()]
+    return _clean(value)

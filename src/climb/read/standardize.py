@@ -1,0 +1,259 @@
+"""Signal standardization: units, channel order/montage, resampling, windows, quality flags.
+
+Readers return signals as stored; adapters call :func:`standardize_ecg` or
+:func:`standardize_eeg` (with the dataset's config merged over the defaults below) and then
+:func:`windows`, so every ECG/EEG record in the store has the same layout.
+
+Defaults (override any key per dataset through the adapter's ``default_config`` / ``config``):
+
+ECG (:data:`ECG_DEFAULTS`)
+    ``fs`` 500 Hz; ``units`` mV; ``leads`` the 12 standard leads I, II, III, aVR, aVL, aVF,
+    V1-V6 in that order (matched case-insensitively, "Lead I (Einthoven)" style labels too);
+    ``missing_lead`` "error" (RecordError) or "zero" (zero-filled and listed in
+    ``quality["missing"]``); ``window_s`` 10 s; ``windows`` "first" (one window per record,
+    zero-padded when shorter, reported in ``quality["padded_s"]``) or "all" (every
+    non-overlapping full window).
+EEG (:data:`EEG_DEFAULTS`)
+    ``fs`` 200 Hz; ``units`` uV; channel names normalized ("EEG FP1-REF" -> "FP1", 10-10
+    aliases T7/T8/P7/P8 -> T3/T4/T5/T6); ``montage`` None (keep ``channels``) or "tcp" (the
+    22-channel TUH bipolar TCP montage, :data:`TCP_MONTAGE`); ``channels`` the referential
+    channels to keep (None = all); ``missing_channel`` "error" or "zero"; ``window_s`` 10 s;
+    ``windows`` "all".
+
+Quality (both): channels that are flat (peak-to-peak below ``flat_ptp``), hold NaN, or sit at
+their extreme value for more than ``clip_fraction`` of samples are listed in
+``meta["quality"]`` = ``{"flat": [...], "nan": [...], "clipped": [...], "missing": [...]}``.
+NaN samples are replaced by 0 after being reported; a channel that is entirely NaN counts as
+missing (policy above); a record whose channels are all NaN is a RecordError.
+Units are converted from V / mV / uV / nV by the channel's unit; an unknown unit is a
+RecordError unless ``assume_units`` is set.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from climb.errors import RecordError
+from climb.read.signal import Signal
+
+ECG_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+# The TUH "temporal central parasagittal" bipolar montage (22 channels, 01_tcp_ar order).
+TCP_MONTAGE: list[tuple[str, str]] = [
+    ("FP1", "F7"), ("F7", "T3"), ("T3", "T5"), ("T5", "O1"),
+    ("FP2", "F8"), ("F8", "T4"), ("T4", "T6"), ("T6", "O2"),
+    ("A1", "T3"), ("T3", "C3"), ("C3", "CZ"), ("CZ", "C4"), ("C4", "T4"), ("T4", "A2"),
+    ("FP1", "F3"), ("F3", "C3"), ("C3", "P3"), ("P3", "O1"),
+    ("FP2", "F4"), ("F4", "C4"), ("C4", "P4"), ("P4", "O2"),
+]  # fmt: skip
+TCP_NAMES = [f"{a}-{b}" for a, b in TCP_MONTAGE]
+
+ECG_DEFAULTS: dict[str, Any] = {
+    "fs": 500.0,
+    "units": "mV",
+    "leads": ECG_LEADS,
+    "missing_lead": "error",
+    "window_s": 10.0,
+    "windows": "first",
+    "flat_ptp": 1e-4,  # in the target unit (mV)
+    "clip_fraction": 0.05,
+    "assume_units": None,
+}
+EEG_DEFAULTS: dict[str, Any] = {
+    "fs": 200.0,
+    "units": "uV",
+    "channels": None,
+    "montage": None,
+    "missing_channel": "error",
+    "window_s": 10.0,
+    "windows": "all",
+    "flat_ptp": 0.1,  # uV
+    "clip_fraction": 0.05,
+    "assume_units": None,
+}
+
+_UNIT_SCALE = {"V": 1.0, "MV": 1e-3, "UV": 1e-6, "µV".upper(): 1e-6, "μV".upper(): 1e-6, "NV": 1e-9}
+_EEG_ALIASES = {"T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}
+
+
+def _unit_scale(unit: str) -> float | None:
+    return _UNIT_SCALE.get(unit.strip().replace("μ", "u").replace("µ", "u").upper())
+
+
+def to_units(sig: Signal, target: str, source: str, assume: str | None = None) -> Signal:
+    """Convert every channel to ``target`` (a voltage unit) by its own unit."""
+    factor_to = _unit_scale(target)
+    if factor_to is None:
+        raise ValueError(f"target unit {target!r} is not a voltage unit")
+    rows = []
+    for name, unit, row in zip(sig.channels, sig.units, sig.data, strict=True):
+        scale = _unit_scale(unit)
+        if scale is None and assume is not None:
+            scale = _unit_scale(assume)
+        if scale is None:
+            raise RecordError(source, f"channel {name!r} has unit {unit!r}, not a voltage unit")
+        rows.append(row * np.float32(scale / factor_to))
+    data = np.stack(rows) if rows else sig.data
+    return Signal(data.astype(np.float32), sig.fs, sig.channels, [target] * len(rows), sig.meta)
+
+
+def quality_flags(sig: Signal, flat_ptp: float, clip_fraction: float) -> dict[str, list[str]]:
+    """Names of the flat, NaN-holding and clipped channels of ``sig``."""
+    flags: dict[str, list[str]] = {"flat": [], "nan": [], "clipped": []}
+    for name, row in zip(sig.channels, sig.data, strict=True):
+        finite = row[np.isfinite(row)]
+        if finite.size < row.size:
+            flags["nan"].append(name)
+        if finite.size == 0:
+            continue
+        low, high = float(finite.min()), float(finite.max())
+        if high - low < flat_ptp:
+            flags["flat"].append(name)
+            continue
+        at_edge = max(np.count_nonzero(finite == low), np.count_nonzero(finite == high))
+        if at_edge > max(2, clip_fraction * finite.size):
+            flags["clipped"].append(name)
+    return flags
+
+
+def resample(sig: Signal, fs: float) -> Signal:
+    """Polyphase resampling (scipy.signal.resample_poly) to ``fs``."""
+    if abs(sig.fs - fs) < 1e-9 or sig.data.shape[1] == 0:
+        return Signal(sig.data, float(fs), sig.channels, sig.units, sig.meta)
+    ratio = Fraction(fs / sig.fs).limit_denominator(1000)
+    data = resample_poly(sig.data.astype(np.float64), ratio.numerator, ratio.denominator, axis=1)
+    return Signal(data.astype(np.float32), float(fs), sig.channels, sig.units, sig.meta)
+
+
+def _lead_key(name: str) -> str:
+    text = re.sub(r"\(.*?\)", "", str(name)).strip()
+    text = re.sub(r"^lead\s+", "", text, flags=re.IGNORECASE)
+    return text.strip().upper()
+
+
+def normalize_eeg_name(name: str) -> str:
+    """ "EEG FP1-REF" -> "FP1"; "EEG T7-LE" -> "T3"; "Fp1" -> "FP1"."""
+    text = str(name).strip().upper()
+    text = re.sub(r"^EEG\s+", "", text)
+    text = re.sub(r"-(REF|LE|AR|AVG|A1|A2|M1|M2)$", "", text)
+    text = text.strip()
+    return _EEG_ALIASES.get(text, text)
+
+
+def _pick(
+    sig: Signal, wanted: list[str], keyfn, policy: str, source: str, what: str
+) -> tuple[np.ndarray, list[str]]:
+    """Rows of ``sig`` in the ``wanted`` order; missing (or all-NaN) ones per ``policy``."""
+    index: dict[str, int] = {}
+    for i, name in enumerate(sig.channels):
+        index.setdefault(keyfn(name), i)
+    rows, missing = [], []
+    n = sig.data.shape[1]
+    for want in wanted:
+        i = index.get(keyfn(want))
+        if i is None or not np.isfinite(sig.data[i]).any():
+            missing.append(want)
+            rows.append(np.zeros(n, dtype=np.float32))
+        else:
+            rows.append(sig.data[i])
+    if missing and policy != "zero":
+        found = [str(c) for c in sig.channels]
+        raise RecordError(source, f"missing or all-NaN {what} {missing} (channels: {found})")
+    return np.stack(rows).astype(np.float32), missing
+
+
+def _finish(
+    sig: Signal, data: np.ndarray, names: list[str], unit: str, quality: dict, cfg: dict
+) -> Signal:
+    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    out = Signal(data, sig.fs, names, [unit] * len(names), dict(sig.meta))
+    out = resample(out, float(cfg["fs"]))
+    out.meta.update(
+        {
+            "quality": quality,
+            "fs_native": sig.fs,
+            "channels_native": list(sig.channels),
+            "duration_s": out.data.shape[1] / out.fs,
+        }
+    )
+    return out
+
+
+def _check_not_all_nan(sig: Signal, source: str) -> None:
+    if sig.data.size == 0:
+        raise RecordError(source, "signal has no samples")
+    if not np.isfinite(sig.data).any():
+        raise RecordError(source, "every channel is NaN (no valid samples)")
+
+
+def standardize_ecg(sig: Signal, source: str, config: dict[str, Any] | None = None) -> Signal:
+    """12 leads in canonical order, mV, resampled (see the module docstring for the config)."""
+    cfg = {**ECG_DEFAULTS, **(config or {})}
+    _check_not_all_nan(sig, source)
+    sig = to_units(sig, cfg["units"], source, cfg["assume_units"])
+    quality = quality_flags(sig, cfg["flat_ptp"], cfg["clip_fraction"])
+    leads = list(cfg["leads"])
+    data, missing = _pick(sig, leads, _lead_key, cfg["missing_lead"], source, "leads")
+    quality["missing"] = missing
+    return _finish(sig, data, leads, cfg["units"], quality, cfg)
+
+
+def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = None) -> Signal:
+    """Normalized EEG channel names, optional TCP montage, uV, resampled."""
+    cfg = {**EEG_DEFAULTS, **(config or {})}
+    _check_not_all_nan(sig, source)
+    sig = to_units(sig, cfg["units"], source, cfg["assume_units"])
+    renamed = Signal(sig.data, sig.fs, [normalize_eeg_name(c) for c in sig.channels], sig.units)
+    quality = quality_flags(renamed, cfg["flat_ptp"], cfg["clip_fraction"])
+    policy = cfg["missing_channel"]
+    if cfg["montage"] == "tcp":
+        electrodes = sorted({e for pair in TCP_MONTAGE for e in pair})
+        data, missing = _pick(renamed, electrodes, str.upper, policy, source, "electrodes")
+        row = {e: data[k] for k, e in enumerate(electrodes)}
+        data = np.stack([row[a] - row[b] for a, b in TCP_MONTAGE])
+        names = list(TCP_NAMES)
+    elif cfg["montage"] is None:
+        wanted = list(cfg["channels"]) if cfg["channels"] else list(renamed.channels)
+        data, missing = _pick(renamed, wanted, normalize_eeg_name, policy, source, "channels")
+        names = [normalize_eeg_name(w) for w in wanted]
+    else:
+        raise ValueError(f"unknown EEG montage {cfg['montage']!r} (None or 'tcp')")
+    quality["missing"] = missing
+    return _finish(sig, data, names, cfg["units"], quality, cfg)
+
+
+def windows(sig: Signal, window_s: float, mode: str = "all") -> list[tuple[float, np.ndarray]]:
+    """Fixed-length windows ``[(start_s, data[channels, window_samples])]``.
+
+    ``mode="all"``: every non-overlapping full window (a shorter tail is dropped; a recording
+    shorter than one window gives none). ``mode="first"``: exactly one window from the start,
+    zero-padded at the end when the recording is shorter.
+    """
+    n = round(window_s * sig.fs)
+    total = sig.data.shape[1]
+    if mode == "first":
+        out = np.zeros((sig.data.shape[0], n), dtype=np.float32)
+        take = min(n, total)
+        out[:, :take] = sig.data[:, :take]
+        return [(0.0, out)]
+    if mode != "all":
+        raise ValueError(f"unknown window mode {mode!r} ('all' or 'first')")
+    return [(k / sig.fs, sig.data[:, k : k + n].copy()) for k in range(0, total - n + 1, n)]
+
+
+def window_at(sig: Signal, center_s: float, window_s: float) -> tuple[float, np.ndarray]:
+    """One window of ``window_s`` centred on ``center_s``, shifted inside the recording
+    (zero-padded only when the recording itself is shorter than the window)."""
+    n = round(window_s * sig.fs)
+    total = sig.data.shape[1]
+    start = round(center_s * sig.fs - n / 2)
+    start = max(0, min(start, total - n))
+    out = np.zeros((sig.data.shape[0], n), dtype=np.float32)
+    chunk = sig.data[:, start : start + n]
+    out[:, : chunk.shape[1]] = chunk
+    return start / sig.fs, out

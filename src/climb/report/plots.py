@@ -1,0 +1,134 @@
+"""PNG figures of the report (matplotlib, Agg backend), drawn from the tables' records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+DPI = 110
+
+
+def _err(records: list[dict]) -> np.ndarray:
+    """Asymmetric error bars [2, n] from {value, ci}; 0 where the CI is missing."""
+    lo = [r["value"] - r["ci"][0] if r.get("ci") and r["ci"][0] is not None else 0.0
+          for r in records]
+    hi = [r["ci"][1] - r["value"] if r.get("ci") and r["ci"][1] is not None else 0.0
+          for r in records]
+    return np.array([lo, hi])
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def fewshot_plot(records: list[dict], path: Path) -> Path | None:
+    """Metric vs k (log2 axis) per task, with 95% CI bars; one point per run."""
+    records = [r for r in records if r.get("value") is not None]
+    if not records:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_task[r["task"]].append(r)
+    for task, rows in sorted(by_task.items()):
+        rows = sorted(rows, key=lambda r: r["k"])
+        ks = np.array([r["k"] for r in rows], dtype=float)
+        values = np.array([r["value"] for r in rows])
+        ax.errorbar(ks, values, yerr=_err(rows), marker="o", capsize=4, label=task)
+    ks_all = sorted({r["k"] for r in records})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks_all, [str(k) for k in ks_all])
+    ax.set_xlabel("shots per class (k)")
+    ax.set_ylabel(records[0]["metric"])
+    ax.set_title("Few-shot transfer (95% CI)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def fusion_plot(records: list[dict], path: Path) -> Path | None:
+    """Grouped bars: headline metric per fusion method for each task, with 95% CIs."""
+    records = [r for r in records if r.get("value") is not None]
+    if not records:
+        return None
+    tasks = sorted({r["task"] for r in records})
+    methods = sorted({r["fusion"] for r in records})
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.6 * len(tasks) * max(1, len(methods)) / 2), 4.0))
+    width = 0.8 / len(methods)
+    for j, method in enumerate(methods):
+        rows = [next((r for r in records if r["task"] == t and r["fusion"] == method), None)
+                for t in tasks]
+        xs = [i + (j - (len(methods) - 1) / 2) * width for i, r in enumerate(rows) if r]
+        present = [r for r in rows if r]
+        ax.bar(xs, [r["value"] for r in present], width, yerr=_err(present), capsize=4,
+               label=method)
+    ax.set_xticks(range(len(tasks)), tasks, rotation=15, fontsize=8)
+    ax.set_ylabel(records[0]["metric"])
+    lows = [r["ci"][0] for r in records if r.get("ci") and r["ci"][0] is not None]
+    floor = min(lows + [r["value"] for r in records])
+    ax.set_ylim(max(0.0, floor - 0.1), None)
+    ax.set_title("Fusion methods (95% CI)")
+    ax.legend(fontsize=8, title="fusion")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def robustness_plot(records: list[dict], path: Path) -> Path | None:
+    """One panel per input/corruption: mean headline metric vs severity, one line per run."""
+    records = [r for r in records if r.get("mean")]
+    if not records:
+        return None
+    panels = sorted({(r["input"], r["corruption"]) for r in records})
+    cols = min(3, len(panels))
+    nrows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.2 * nrows), squeeze=False)
+    for ax, (inp, corr) in zip(axes.ravel(), panels, strict=False):
+        for r in records:
+            if (r["input"], r["corruption"]) != (inp, corr):
+                continue
+            values = [np.nan if v is None else v for v in r["mean"]]
+            ax.plot(r["severities"], values, marker="o", label=r["run"])
+        ax.set_title(f"{inp}: {corr}", fontsize=9)
+        ax.set_xlabel("severity (0 = clean)")
+        names = {m for r in records for m in r.get("metric_name", {}).values()}
+        ax.set_ylabel(", ".join(sorted(names)) or "metric", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def delta_plot(records: list[dict], path: Path) -> Path | None:
+    """Forest plot of multitask - single-task deltas with 95% CIs, one panel per metric
+    (an AUROC difference and an MAE difference do not share a scale)."""
+    records = [r for r in records if r["diff"]["value"] is not None]
+    if not records:
+        return None
+    metrics = sorted({r["metric"] for r in records})
+    heights = [sum(r["metric"] == m for r in records) for m in metrics]
+    fig, axes = plt.subplots(len(metrics), 1, squeeze=False,
+                             figsize=(7.5, 0.42 * sum(heights) + 1.3 * len(metrics)),
+                             gridspec_kw={"height_ratios": heights})
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        rows = [r for r in records if r["metric"] == metric]
+        ys = np.arange(len(rows))[::-1]
+        ax.errorbar([r["diff"]["value"] for r in rows], ys,
+                    xerr=_err([r["diff"] for r in rows]), fmt="o", capsize=4)
+        ax.axvline(0, color="grey", lw=1, ls="--")
+        ax.set_yticks(ys, [f"{r['task']}\n{r['multi_run']} - {r['single_run']}" for r in rows],
+                      fontsize=7)
+        better = "lower is better" if metric in ("mae", "rmse") else "higher is better"
+        ax.set_xlabel(f"delta {metric} (multitask - single-task; {better})", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_title("Multitask vs single-task (95% CI)")
+    return _save(fig, path)

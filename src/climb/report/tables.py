@@ -1,0 +1,277 @@
+"""The report's tables, built only from run files (metrics.json, robustness.json, predictions).
+
+Each builder returns a :class:`Table` (column names + formatted rows + the raw records the
+plots use). An empty table carries a ``note`` saying why there is no data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from climb.evaluate.metrics import HEADLINE, LOWER_IS_BETTER
+from climb.evaluate.robustness import effective_robustness
+from climb.evaluate.run import load_task_arrays, paired_bootstrap
+from climb.report.runs import RunInfo
+
+
+@dataclass
+class Table:
+    """A titled table: formatted cells for HTML/Markdown, ``records`` for plots."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+    def to_markdown(self) -> str:
+        if not self.rows:
+            return f"_{self.note or 'no data'}_\n"
+        head = "| " + " | ".join(self.columns) + " |"
+        sep = "|" + "|".join("---" for _ in self.columns) + "|"
+        body = ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in self.rows]
+        note = f"\n_{self.note}_\n" if self.note else ""
+        return "\n".join([head, sep, *body]) + "\n" + note
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_ci(entry: dict | None, digits: int = 3) -> str:
+    """``0.912 [0.880, 0.940]`` from a ``{value, ci}`` entry of metrics.json."""
+    if not entry or entry.get("value") is None:
+        return "n/a"
+    lo, hi = entry.get("ci") or (None, None)
+    if lo is None or hi is None:
+        return fmt(entry["value"], digits)
+    return f"{entry['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def fmt_p(p: float | None, resamples: int) -> str:
+    if p is None:
+        return "n/a"
+    if p == 0:
+        return f"< {1 / resamples:.3g}"
+    return f"{p:.3g}"
+
+
+def headline_of(run: RunInfo, key: str) -> tuple[str, dict | None]:
+    """(metric name, {value, ci}) of a task's headline metric in a run's metrics.json."""
+    task = run.task_metrics(key)
+    if task is None:
+        return HEADLINE.get(run.tasks.get(key, {}).get("type", ""), "auroc_macro"), None
+    metric = task.get("headline") or HEADLINE[task["type"]]
+    return metric, task["metrics"].get(metric)
+
+
+# ---------------------------------------------------------------- multitask vs single-task
+
+
+def delta_table(runs: list[RunInfo], split: str = "test", n_resamples: int = 1000,
+                seed: int = 0) -> Table:
+    """Per dataset and task: multitask minus single-task headline metric, paired bootstrap.
+
+    Every multitask run is paired with every single-task run that has the same task; the two
+    runs' predictions are aligned by sample_id.
+    """
+    table = Table(
+        title="Multitask vs single-task",
+        columns=["dataset", "task", "metric", "single-task run", "single [95% CI]",
+                 "multitask run", "multitask [95% CI]", "delta [95% CI]", "p", "patients"],
+    )
+    multi = [r for r in runs if r.regime == "multitask"]
+    single = [r for r in runs if r.regime == "single"]
+    if not multi or not single:
+        table.note = (f"no data: needs at least one multitask and one single-task run "
+                      f"(got {len(multi)} multitask, {len(single)} single-task)")
+        return table
+    arrays = {r.name: load_task_arrays(r.path, split) for r in multi + single}
+    for m in multi:
+        for key in sorted(arrays[m.name]):
+            for s in single:
+                if key not in arrays[s.name]:
+                    continue
+                res = paired_bootstrap(arrays[m.name][key], arrays[s.name][key],
+                                       n_resamples=n_resamples, seed=seed)
+                spec = m.tasks[key]
+                table.records.append({"dataset": spec["dataset"], "task": spec["task"],
+                                      "single_run": s.name, "multi_run": m.name, **res})
+                table.rows.append([
+                    spec["dataset"], spec["task"], res["metric"], s.name, fmt_ci(res["b"]),
+                    m.name, fmt_ci(res["a"]), fmt_ci(res["diff"]),
+                    fmt_p(res["p_value"], n_resamples), str(res["n_patients"]),
+                ])
+    table.rows.sort(key=lambda r: (r[0], r[1], r[3], r[5]))
+    if not table.rows:
+        table.note = "no data: the multitask and single-task runs share no task"
+    else:
+        table.note = (f"delta = multitask - single-task on the samples both runs scored; "
+                      f"paired patient-level bootstrap ({n_resamples} resamples, seed {seed}); "
+                      "p two-sided. For MAE a negative delta is an improvement.")
+    return table
+
+
+# ---------------------------------------------------------------- few-shot
+
+
+def fewshot_table(runs: list[RunInfo]) -> Table:
+    """Headline metric with CI for each few-shot run, by task and k."""
+    table = Table(title="Few-shot", columns=["task", "k", "run", "metric", "value [95% CI]"])
+    for run in runs:
+        k = run.fewshot_k
+        if k is None or not run.metrics:
+            continue
+        for key in sorted(run.metrics.get("tasks", {})):
+            metric, entry = headline_of(run, key)
+            table.records.append({"task": key, "k": k, "run": run.name, "metric": metric,
+                                  **(entry or {"value": None, "ci": [None, None]})})
+    table.records.sort(key=lambda r: (r["task"], r["k"], r["run"]))
+    for r in table.records:
+        table.rows.append([r["task"], str(r["k"]), r["run"], r["metric"], fmt_ci(r)])
+    if not table.rows:
+        table.note = "no data: no run with regime 'fewshot' and evaluated metrics"
+    return table
+
+
+# ---------------------------------------------------------------- fusion
+
+
+def fusion_table(runs: list[RunInfo]) -> Table:
+    """Headline metric with CI per fusion method (model.fusion.type), per task."""
+    table = Table(title="Fusion comparison",
+                  columns=["task", "fusion", "run", "regime", "metric", "value [95% CI]"])
+    for run in runs:
+        if run.fusion is None or not run.metrics or run.regime == "fewshot":
+            continue
+        for key in sorted(run.metrics.get("tasks", {})):
+            metric, entry = headline_of(run, key)
+            table.records.append({"task": key, "fusion": run.fusion, "run": run.name,
+                                  "regime": run.regime, "metric": metric,
+                                  **(entry or {"value": None, "ci": [None, None]})})
+    methods = {r["fusion"] for r in table.records}
+    if len(methods) < 2:
+        table.records = []
+        table.note = ("no data: needs runs with at least two fusion methods "
+                      f"(found {sorted(methods) or 'none'})")
+        return table
+    table.records.sort(key=lambda r: (r["task"], r["fusion"], r["run"]))
+    for r in table.records:
+        table.rows.append([r["task"], r["fusion"], r["run"], str(r["regime"]), r["metric"],
+                           fmt_ci(r)])
+    return table
+
+
+# ---------------------------------------------------------------- robustness
+
+
+def _is_baseline(run: RunInfo) -> bool:
+    return run.fusion == "late" or len(run.inputs) == 1
+
+
+def robustness_table(runs: list[RunInfo]) -> Table:
+    """Relative robustness per run, input and corruption (mean over tasks of the headline
+    metric), with effective robustness against late-fusion/unimodal baseline runs."""
+    table = Table(title="Robustness",
+                  columns=["run", "input", "corruption", "clean", "severity 5",
+                           "relative robustness", "effective robustness"])
+    curves: dict[tuple[str, str, str], dict] = {}
+    for run in runs:
+        for sweep in (run.robustness or {}).get("sweeps", []):
+            mean = sweep.get("mean") or []
+            rr = [v for v in sweep.get("relative_robustness", {}).values() if v is not None]
+            curves[(run.name, sweep["input"], sweep["corruption"])] = {
+                "run": run.name, "input": sweep["input"], "corruption": sweep["corruption"],
+                "severities": sweep["severities"], "mean": mean, "metric": sweep["metric"],
+                "metric_name": sweep.get("metric_name", {}),
+                "rr": sum(rr) / len(rr) if rr else None, "baseline": _is_baseline(run),
+            }
+    if not curves:
+        table.note = "no data: no run has robustness.json (`climb evaluate RUN --robustness`)"
+        return table
+    for (name, inp, corr), c in sorted(curves.items()):
+        baselines = [(b["mean"][0], b["rr"]) for (n, i, k), b in curves.items()
+                     if b["baseline"] and n != name and i == inp and k == corr and b["mean"]]
+        er = (effective_robustness(c["mean"][0], c["rr"], baselines)
+              if baselines and c["mean"] else None)
+        c["effective_robustness"] = er
+        table.records.append(c)
+        table.rows.append([name, inp, corr, fmt(c["mean"][0] if c["mean"] else None),
+                           fmt(c["mean"][-1] if c["mean"] else None), fmt(c["rr"]),
+                           fmt(er) if baselines else "no baseline"])
+    table.note = ("clean/severity 5 = mean headline metric over tasks; relative robustness = "
+                  "normalized area under metric-vs-severity (1 = no loss); effective "
+                  "robustness = relative robustness minus that of late-fusion/unimodal "
+                  "baseline runs at the same clean metric.")
+    return table
+
+
+def modality_drop_table(runs: list[RunInfo]) -> Table:
+    """Headline metric with all inputs and with each input masked, per run and task."""
+    table = Table(title="Modality drop", columns=["run", "task", "condition", "metric"])
+    for run in runs:
+        drop = (run.robustness or {}).get("modality_drop") or {}
+        for condition, scores in drop.items():
+            for task, value in sorted(scores.items()):
+                table.rows.append([run.name, task, condition, fmt(value)])
+    if not table.rows:
+        table.note = "no data: no modality-drop results in robustness.json"
+    return table
+
+
+# ---------------------------------------------------------------- subgroups
+
+
+def subgroup_table(runs: list[RunInfo]) -> Table:
+    """Headline metric per subgroup (site, sex, age bucket, dataset); worst group marked."""
+    table = Table(title="Subgroups",
+                  columns=["run", "task", "attribute", "group", "n", "metric", "value",
+                           "worst"])
+    for run in runs:
+        for key, task in sorted(((run.metrics or {}).get("tasks") or {}).items()):
+            metric = task.get("headline") or HEADLINE[task["type"]]
+            worst = task.get("worst_group") or {}
+            for attribute, by_value in sorted((task.get("groups") or {}).items()):
+                if attribute == "dataset" and len(by_value) < 2:
+                    continue
+                for value, entry in sorted(by_value.items()):
+                    is_worst = (worst.get("attribute") == attribute
+                                and worst.get("group") == value)
+                    table.rows.append([run.name, key, attribute, value, str(entry["n"]),
+                                       metric, fmt(entry["metrics"].get(metric)),
+                                       "worst" if is_worst else ""])
+    if not table.rows:
+        table.note = "no data: no subgroup attributes (site, sex, age_bucket) in the runs' meta"
+    else:
+        lower = sorted(LOWER_IS_BETTER & set(HEADLINE.values()))
+        table.note = (f"worst = lowest headline metric (highest for {', '.join(lower)}) over "
+                      "attributes with two or more groups")
+    return table
+
+
+def overview_table(runs: list[RunInfo]) -> Table:
+    """One row per run and task: the headline metric with its CI."""
+    table = Table(title="Runs", columns=["run", "regime", "fusion", "k", "task", "n (patients)",
+                                         "metric", "value [95% CI]", "classes defined"])
+    counts: dict[str, int] = defaultdict(int)
+    for run in runs:
+        tasks = ((run.metrics or {}).get("tasks") or {})
+        if not tasks:
+            table.rows.append([run.name, str(run.regime), run.fusion or "", "", "", "", "", "",
+                               "; ".join(run.notes) or "no metrics"])
+            continue
+        for key, task in sorted(tasks.items()):
+            counts[run.name] += 1
+            metric, entry = headline_of(run, key)
+            cd = task.get("classes_defined") or {}
+            table.rows.append([
+                run.name, str(run.regime), run.fusion or "",
+                "" if run.fewshot_k is None else str(run.fewshot_k), key,
+                f"{task['n_samples']} ({task['n_patients']})", metric, fmt_ci(entry),
+                f"{cd.get('defined')}/{cd.get('of')}" if cd.get("of") else "",
+            ])
+    if not table.rows:
+        table.note = "no runs"
+    return table

@@ -1,0 +1,1 @@
+"""Store: sharded, checksummed, atomically written Parquet datasets + manifest (`prepare`)."""

@@ -1,0 +1,92 @@
+"""`climb prepare` and `climb audit`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def register(app: typer.Typer) -> None:
+    """Add `prepare` and `audit` to the climb CLI."""
+
+    @app.command()
+    def prepare(
+        name: str = typer.Argument(..., help="catalog dataset name"),
+        raw: Path = typer.Option(..., "--raw", help="raw dataset directory (official layout)"),
+        out: Path = typer.Option(..., "--out", help="store directory; writes OUT/NAME/"),
+        engine: str = typer.Option("local", "--engine", help="local (process pool) or ray"),
+        workers: int = typer.Option(None, "--workers", help="processes / Ray CPUs"),
+        limit: int = typer.Option(None, "--limit", help="only the first N source items"),
+        max_quarantined: int = typer.Option(
+            None, "--max-quarantined", help="fail when more sources than this are quarantined"
+        ),
+        catalog: Path = typer.Option(None, "--catalog", help="catalog overlay YAML"),
+        config: list[str] = typer.Option(
+            None, "--config", help="key=value (adapter options; shard_bytes, shard_rows, "
+            "row_group_bytes, split_seed, split_ratios=0.8,0.1,0.1)"
+        ),
+        ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster address"),
+        chunk_items: int = typer.Option(32, "--chunk-items", help="source items per work unit"),
+    ) -> None:
+        """Decode a dataset into a sharded, checksummed, patient-split Parquet store."""
+        from climb.store.prepare import parse_config
+        from climb.store.prepare import prepare as run_prepare
+
+        manifest = run_prepare(
+            name, raw, out, engine=engine, workers=workers, limit=limit,
+            max_quarantined=max_quarantined, catalog=catalog, config=parse_config(config),
+            ray_address=ray_address, chunk_items=chunk_items,
+        )
+        console = Console()
+        counts = manifest["counts"]
+        summary = ", ".join(f"{s} {c['samples']}" for s, c in counts.items())
+        console.print(
+            f"[bold green]prepared[/] {manifest['dataset']} -> {out / manifest['dataset']}: "
+            f"{summary}; {len(manifest['shards'])} shards; "
+            f"{len(manifest['quarantined'])} quarantined",
+            highlight=False,
+        )
+        for q in manifest["quarantined"][:10]:
+            console.print(f"  [yellow]quarantined[/] {q['error']}", highlight=False)
+
+    @app.command()
+    def audit(
+        store: Path = typer.Argument(..., help="store directory (or one STORE/NAME)"),
+        names: list[str] = typer.Argument(None, help="datasets to audit (default: all)"),
+        as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+        no_checksums: bool = typer.Option(False, "--no-checksums", help="skip sha256 checks"),
+    ) -> None:
+        """Check a store for patient overlap and duplicate content across splits."""
+        from climb.store.audit import audit as run_audit
+
+        report = run_audit(store, names or None, verify_checksums=not no_checksums)
+        console = Console()
+        if as_json:
+            console.print_json(json.dumps(report.to_dict()))
+        else:
+            table = Table(title=f"audit of {store} ({report.samples} samples)")
+            table.add_column("check")
+            table.add_column("result")
+            rows = [
+                ("patients in two splits", len(report.patient_overlaps)),
+                ("identical content across splits", len(report.cross_split_duplicates)),
+                ("shard checksum mismatches", len(report.checksum_errors)),
+                ("splits.csv mismatches", len(report.split_mismatches)),
+            ]
+            for label, n in rows:
+                table.add_row(label, "[green]0[/]" if n == 0 else f"[red]{n}[/]")
+            table.add_row("identical content within a split", str(report.within_split_duplicates))
+            console.print(table)
+            for o in report.patient_overlaps[:10]:
+                console.print(f"  [red]leak[/] {o['dataset']}: patient {o['patient_id']} in "
+                              f"{', '.join(o['splits'])}", highlight=False)
+            for dup in report.cross_split_duplicates[:10]:
+                where = ", ".join(f"{s['dataset']}/{s['sample_id']} ({s['split']})"
+                                  for s in dup["samples"])
+                console.print(f"  [red]duplicate[/] {where}", highlight=False)
+        if not report.ok:
+            raise typer.Exit(1)

@@ -1,0 +1,90 @@
+"""Execution engines of `prepare`: the same per-chunk work on a process pool or on Ray.
+
+An engine takes a list of jobs and a picklable function, runs ``fn(job)`` for each, and
+yields ``(job, result)`` pairs as they finish (any order: results are journaled by chunk
+index, so the output does not depend on completion order).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from climb.errors import ClimbError
+
+ENGINES = ("local", "ray")
+
+
+def run_local(
+    fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int
+) -> Iterator[tuple[Any, Any]]:
+    """Run jobs in a process pool of ``workers`` processes (inline when workers <= 1)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield job, fn(job)
+        return
+    # spawn: safe whatever the parent imported (torch, threads); workers import climb once.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending = {}
+        queue = list(jobs)
+        limit = workers * 2  # bounded in-flight work
+        while queue or pending:
+            while queue and len(pending) < limit:
+                job = queue.pop(0)
+                pending[pool.submit(fn, job)] = job
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = pending.pop(fut)
+                yield job, fut.result()
+
+
+def run_ray(
+    fn: Callable[[Any], Any],
+    jobs: Sequence[Any],
+    workers: int,
+    address: str | None = None,
+) -> Iterator[tuple[Any, Any]]:
+    """Run jobs as Ray tasks (``address``: a cluster, "auto", or None for a local instance)."""
+    try:
+        import ray
+    except ImportError as err:  # pragma: no cover - ray is a dependency
+        raise ClimbError("the ray engine needs `pip install ray`") from err
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            kwargs["address"] = address
+        elif workers > 0:
+            kwargs["num_cpus"] = workers
+        ray.init(**kwargs)
+        started = True
+    try:
+        remote = ray.remote(fn)
+        limit = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        queue = list(jobs)
+        pending: dict[Any, Any] = {}
+        while queue or pending:
+            while queue and len(pending) < limit:
+                job = queue.pop(0)
+                pending[remote.remote(job)] = job
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                yield job, ray.get(ref)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run(
+    engine: str, fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, address: str | None
+) -> Iterator[tuple[Any, Any]]:
+    """Dispatch to :func:`run_local` or :func:`run_ray`."""
+    if engine == "local":
+        return run_local(fn, jobs, workers)
+    if engine == "ray":
+        return run_ray(fn, jobs, workers, address)
+    raise ClimbError(f"unknown engine {engine!r}; choose one of {ENGINES}")

@@ -1,0 +1,522 @@
+"""`prepare`: adapter -> splits -> sharded, checksummed Parquet store + manifest.
+
+Two resumable phases, journaled in ``STORE/NAME/.work/``:
+
+1. **decode** — the adapter's items are cut into chunks; each chunk is decoded (by the local
+   process pool or by Ray tasks), its records encoded as Arrow rows with their split, and
+   written to ``.work/chunks/{i:06d}.arrow`` (memory-mappable) plus a ``.json`` commit marker
+   (row count, quarantined sources). A chunk with a marker is never decoded again.
+2. **write** — the chunks are memory-mapped, each split's records are sorted by sample_id and
+   streamed into shards ``{split}-{i:05d}.parquet`` (written to a temp name, renamed when
+   complete; an existing shard is never rewritten), then ``splits.csv`` and
+   ``manifest.json`` are written and ``.work`` is removed.
+
+The output depends only on the adapter's records and the config (no timestamps; records
+sorted), so two runs, an interrupted-and-resumed run, and the local and Ray engines give
+byte-identical stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import climb
+from climb.adapt.base import Adapter, Item, get_adapter
+from climb.catalog import DatasetEntry, entry_hash, load_catalog
+from climb.errors import ClimbError, LabelMappingError, RecordError
+from climb.record import SPLITS
+from climb.split import SplitConfig, assign_split, official_conflicts, write_splits_csv
+from climb.store import engines
+from climb.store.manifest import MANIFEST, SCHEMA_VERSION, compute_counts, write_manifest
+from climb.store.writer import (
+    build_schema,
+    conform,
+    payload_bytes,
+    read_ipc,
+    record_row,
+    sha256_file,
+    write_ipc,
+    write_parquet_shard,
+)
+
+log = logging.getLogger(__name__)
+
+THROTTLE_ENV = "CLIMB_PREPARE_THROTTLE_S"  # seconds to sleep per item and per shard (tests)
+DEFAULT_CHUNK_ITEMS = 32
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Shard layout: a shard closes at ``shard_bytes`` of payload or ``shard_rows`` rows (0 =
+    no row limit); row groups hold about ``row_group_bytes`` of payload (at least one row)."""
+
+    shard_bytes: int = 256 * 1024 * 1024
+    shard_rows: int = 0
+    row_group_bytes: int = 1024 * 1024
+    compression: str = "zstd"
+
+    KEYS = ("shard_bytes", "shard_rows", "row_group_bytes", "compression")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> StoreConfig:
+        kwargs = {k: config[k] for k in cls.KEYS if k in config}
+        for k in ("shard_bytes", "shard_rows", "row_group_bytes"):
+            if k in kwargs:
+                kwargs[k] = int(kwargs[k])
+        return cls(**kwargs)
+
+
+STORE_KEYS = (*StoreConfig.KEYS, "split_seed", "split_ratios")
+
+
+@dataclass
+class ChunkJob:
+    """One unit of decode work (picklable: goes to a pool process or a Ray task)."""
+
+    index: int
+    entry: DatasetEntry
+    adapter_config: dict[str, Any]
+    raw_dir: str
+    items: list[Item]
+    split: SplitConfig
+    tasks: list[tuple[str, str, int]]
+    ipc_path: str | None  # write the chunk here, or None to return its bytes (Ray)
+
+
+@dataclass
+class ChunkResult:
+    index: int
+    rows: int
+    quarantined: list[dict[str, str]]
+    inputs: dict[str, str]
+    ipc: bytes | None = None
+
+
+_ADAPTERS: dict[str, Adapter] = {}
+
+
+def _adapter_for(job: ChunkJob) -> Adapter:
+    key = job.entry.name + json.dumps(job.adapter_config, sort_keys=True, default=str)
+    if key not in _ADAPTERS:
+        _ADAPTERS[key] = get_adapter(job.entry, job.adapter_config)
+    return _ADAPTERS[key]
+
+
+def process_chunk(job: ChunkJob) -> ChunkResult:
+    """Decode and encode one chunk of items; bad sources are quarantined, not fatal."""
+    adapter = _adapter_for(job)
+    raw = Path(job.raw_dir)
+    throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
+    rows: list[dict[str, Any]] = []
+    quarantined: list[dict[str, str]] = []
+    kinds: dict[str, str] = {}
+    from climb.store.writer import input_kind
+
+    for item in job.items:
+        if throttle:
+            time.sleep(throttle)
+        try:
+            encoded = []
+            item_kinds = {}
+            for record in adapter.load(raw, item):
+                record.validate()
+                if record.dataset != job.entry.name:
+                    raise ValueError(f"record dataset {record.dataset!r} != {job.entry.name!r}")
+                split = assign_split(record, job.split)
+                encoded.append(record_row(record, split, job.tasks))
+                for name, inp in record.inputs.items():
+                    kind = input_kind(inp)
+                    if kinds.get(name, item_kinds.get(name, kind)) != kind:
+                        raise ValueError(f"input {name!r} is {kind} here but not elsewhere")
+                    item_kinds[name] = kind
+        except RecordError as err:  # paths relative to the raw root: no machine-specific text
+            text = str(err).replace(str(raw) + os.sep, "")
+            quarantined.append({"source": item.source, "error": text})
+            continue
+        except (LabelMappingError, ValueError, TypeError) as err:
+            quarantined.append({"source": item.source, "error": f"{item.source}: {err}"})
+            continue
+        rows.extend(encoded)
+        kinds.update(item_kinds)
+    schema = build_schema([(t, ty) for t, ty, _ in job.tasks], kinds)
+    table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+    result = ChunkResult(job.index, table.num_rows, quarantined, kinds)
+    if job.ipc_path:
+        write_ipc(Path(job.ipc_path), table)
+    else:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        result.ipc = sink.getvalue().to_pybytes()
+    return result
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _hash_json(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def parse_config(pairs: list[str] | None) -> dict[str, Any]:
+    """``["key=value", ...]`` -> dict (values parsed as YAML scalars: 1, 0.5, true, a,b)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ClimbError(f"--config expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def _task_specs(adapter: Adapter) -> list[dict[str, Any]]:
+    classes = adapter.task_classes()
+    return [
+        {
+            "name": t.name,
+            "type": t.type,
+            "classes": list(classes.get(t.name) or []),
+            "vocabulary": t.vocabulary,
+        }
+        for t in adapter.entry.tasks
+    ]
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+
+
+# ---------------------------------------------------------------------------- prepare
+
+
+def prepare(
+    name: str,
+    raw_dir: str | Path,
+    out: str | Path,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    limit: int | None = None,
+    max_quarantined: int | None = None,
+    catalog: str | Path | None = None,
+    config: Mapping[str, Any] | None = None,
+    chunk_items: int = DEFAULT_CHUNK_ITEMS,
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Prepare dataset ``name`` from ``raw_dir`` into ``out/name``; returns the manifest."""
+    raw = Path(raw_dir)
+    if not raw.is_dir():
+        raise ClimbError(f"{raw}: raw dataset directory not found")
+    entry = load_catalog(catalog).get(name)
+    config = dict(config or {})
+    store_cfg = StoreConfig.from_config(config)
+    split_cfg = SplitConfig.from_config(config)
+    adapter_config = {k: v for k, v in config.items() if k not in STORE_KEYS}
+    adapter = get_adapter(entry, adapter_config)
+    tasks = _task_specs(adapter)
+    task_tuples = [(t["name"], t["type"], len(t["classes"])) for t in tasks]
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1)
+
+    items = adapter.items(raw)
+    if limit is not None:
+        items = items[: int(limit)]
+    items_hash = _hash_json([(i.source, i.key, i.info) for i in items])
+    full_config = {
+        "adapter": adapter.config,
+        "store": {k: getattr(store_cfg, k) for k in StoreConfig.KEYS},
+        "split": {"seed": split_cfg.seed, "ratios": list(split_cfg.ratios)},
+        "limit": limit,
+    }
+    config_hash = _hash_json(full_config)
+
+    dest = Path(out) / entry.name
+    dest.mkdir(parents=True, exist_ok=True)
+    manifest_path = dest / MANIFEST
+    if manifest_path.exists():
+        old = json.loads(manifest_path.read_text())
+        same = (
+            old.get("config_hash") == config_hash
+            and old.get("source", {}).get("items_hash") == items_hash
+            and old.get("catalog_entry_hash") == entry_hash(entry)
+        )
+        if same and all((dest / s["path"]).exists() for s in old["shards"]):
+            log.info("%s: already prepared with this config", dest)
+            return old
+    work = dest / ".work"
+    plan = {
+        "config_hash": config_hash,
+        "items_hash": items_hash,
+        "entry_hash": entry_hash(entry),
+        "chunk_items": chunk_items,
+    }
+    plan_path = work / "plan.json"
+    if not plan_path.exists() or json.loads(plan_path.read_text()) != plan:
+        # Different inputs or config: nothing earlier is reusable.
+        _clear(dest)
+        (work / "chunks").mkdir(parents=True, exist_ok=True)
+        plan_path.write_text(json.dumps(plan, sort_keys=True))
+
+    chunks = [items[i : i + chunk_items] for i in range(0, len(items), chunk_items)]
+    results = _decode(
+        entry, adapter.config, raw, chunks, split_cfg, task_tuples, work, engine, workers,
+        ray_address, max_quarantined, progress,
+    )
+    manifest = _write(
+        entry, dest, work, results, tasks, store_cfg, split_cfg, full_config, config_hash,
+        items_hash, len(items), progress,
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return manifest
+
+
+def _clear(dest: Path) -> None:
+    for path in dest.iterdir():
+        if path.name == ".work":
+            shutil.rmtree(path)
+        elif path.suffix in (".parquet", ".tmp", ".csv", ".json"):
+            path.unlink()
+
+
+def _decode(
+    entry, adapter_config, raw, chunks, split_cfg, tasks, work, engine, workers, address,
+    max_quarantined, progress,
+) -> list[ChunkResult]:
+    chunk_dir = work / "chunks"
+    results: dict[int, ChunkResult] = {}
+    jobs = []
+    for i, chunk in enumerate(chunks):
+        marker = chunk_dir / f"{i:06d}.json"
+        if marker.exists():
+            data = json.loads(marker.read_text())
+            results[i] = ChunkResult(i, data["rows"], data["quarantined"], data["inputs"])
+            continue
+        ipc_path = None if engine == "ray" else str(chunk_dir / f"{i:06d}.arrow")
+        jobs.append(ChunkJob(i, entry, adapter_config, str(raw), chunk, split_cfg, tasks, ipc_path))
+
+    def quarantined_count() -> int:
+        return sum(len(r.quarantined) for r in results.values())
+
+    def check_threshold() -> None:
+        n = quarantined_count()
+        if max_quarantined is not None and n > max_quarantined:
+            first = next(q for r in results.values() for q in r.quarantined)
+            raise ClimbError(
+                f"{entry.name}: {n} sources quarantined, more than --max-quarantined "
+                f"{max_quarantined} (first: {first['error']}); fix them and run again "
+                "(finished work is kept)"
+            )
+
+    check_threshold()
+    total_items = sum(len(c) for c in chunks)
+    done_items = sum(len(chunks[i]) for i in results)
+    with _progress() if progress else _NullProgress() as bar:
+        task = bar.add_task(f"{entry.name}: decode", total=total_items, completed=done_items)
+        for job, result in engines.run(engine, process_chunk, jobs, workers, address):
+            if result.ipc is not None:
+                ipc = chunk_dir / f"{job.index:06d}.arrow"
+                tmp = ipc.with_name(ipc.name + ".tmp")
+                tmp.write_bytes(result.ipc)
+                tmp.replace(ipc)
+                result.ipc = None
+            marker = chunk_dir / f"{job.index:06d}.json"
+            payload = {"rows": result.rows, "quarantined": result.quarantined,
+                       "inputs": result.inputs}
+            tmp = marker.with_name(marker.name + ".tmp")
+            tmp.write_text(json.dumps(payload, sort_keys=True))
+            tmp.replace(marker)
+            results[job.index] = result
+            bar.update(task, advance=len(job.items))
+            for q in result.quarantined:
+                log.warning("quarantined %s", q["error"])
+            check_threshold()
+    return [results[i] for i in range(len(chunks))]
+
+
+class _NullProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *args, **kwargs):
+        return 0
+
+    def update(self, *args, **kwargs):
+        pass
+
+
+def _write(
+    entry, dest, work, results, tasks, store_cfg, split_cfg, full_config, config_hash,
+    items_hash, n_items, progress,
+) -> dict[str, Any]:
+    chunk_dir = work / "chunks"
+    kinds: dict[str, str] = {}
+    for r in results:
+        for name, kind in r.inputs.items():
+            if kinds.setdefault(name, kind) != kind:
+                raise ClimbError(f"{entry.name}: input {name!r} is both {kinds[name]} and {kind}")
+    schema = build_schema([(t["name"], t["type"]) for t in tasks], kinds)
+    tables = [
+        read_ipc(chunk_dir / f"{r.index:06d}.arrow") if r.rows else None for r in results
+    ]
+
+    # A small index of every record: (sample_id, patient_id, split, chunk, row, bytes)
+    sample_ids: list[str] = []
+    patients: list[str | None] = []
+    splits: list[str] = []
+    where: list[tuple[int, int]] = []
+    sizes: list[int] = []
+    for c, table in enumerate(tables):
+        if table is None:
+            continue
+        sample_ids += table.column("sample_id").to_pylist()
+        patients += table.column("patient_id").to_pylist()
+        splits += table.column("split").to_pylist()
+        where += [(c, r) for r in range(table.num_rows)]
+        sizes += payload_bytes(table).tolist()
+    if len(set(sample_ids)) != len(sample_ids):
+        seen: set[str] = set()
+        dupes = sorted({s for s in sample_ids if s in seen or seen.add(s)})  # type: ignore[func-returns-value]
+        raise ClimbError(f"{entry.name}: duplicate sample_id(s) from the adapter: {dupes[:5]}")
+    conflicts = official_conflicts(zip(patients, splits, strict=True))
+    for patient, in_splits in conflicts.items():
+        log.warning("%s: patient %s is in splits %s", entry.name, patient, in_splits)
+
+    # Plan the shards of each split: records sorted by sample_id, closed by bytes/rows.
+    plans: list[tuple[str, list[int]]] = []
+    order = sorted(range(len(sample_ids)), key=sample_ids.__getitem__)
+    for split in SPLITS:
+        rows = [i for i in order if splits[i] == split]
+        current: list[int] = []
+        current_bytes = 0
+        for i in rows:
+            full_rows = store_cfg.shard_rows and len(current) >= store_cfg.shard_rows
+            full_bytes = current and current_bytes + sizes[i] > store_cfg.shard_bytes
+            if full_rows or full_bytes:
+                plans.append((split, current))
+                current, current_bytes = [], 0
+            current.append(i)
+            current_bytes += sizes[i]
+        if current:
+            plans.append((split, current))
+
+    throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
+    shard_entries = []
+    counter: dict[str, int] = {}
+    with _progress() if progress else _NullProgress() as bar:
+        task = bar.add_task(f"{entry.name}: shards", total=len(plans))
+        for split, rows in plans:
+            i = counter.get(split, 0)
+            counter[split] = i + 1
+            fname = f"{split}-{i:05d}.parquet"
+            path = dest / fname
+            if not path.exists():
+                table = _gather(tables, where, rows, schema)
+                mean = max(1, int(np.mean([sizes[r] for r in rows])))
+                rows_per_group = max(1, store_cfg.row_group_bytes // mean)
+                if throttle:
+                    time.sleep(throttle * len(rows))
+                write_parquet_shard(path, table, rows_per_group, store_cfg.compression)
+            shard_entries.append(
+                {"path": fname, "split": split, "rows": len(rows), "sha256": sha256_file(path),
+                 "bytes": path.stat().st_size}
+            )
+            bar.update(task, advance=1)
+
+    planned = {s["path"] for s in shard_entries}
+    for stale in dest.glob("*.parquet"):
+        if stale.name not in planned:
+            stale.unlink()
+    write_splits_csv(
+        dest / "splits.csv", ((sample_ids[i], patients[i], splits[i]) for i in order)
+    )
+    quarantined = sorted(
+        (q for r in results for q in r.quarantined), key=lambda q: (q["source"], q["error"])
+    )
+    official = {splits[i] for i in range(len(splits))}
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": entry.name,
+        "title": entry.title,
+        "modality": entry.modality,
+        "catalog_entry_hash": entry_hash(entry),
+        "climb_version": climb.__version__,
+        "config": full_config,
+        "config_hash": config_hash,
+        "tasks": [{"name": t["name"], "type": t["type"], "classes": t["classes"]} for t in tasks],
+        "label_vocabulary": {
+            t["name"]: {"vocabulary": t["vocabulary"], "classes": t["classes"]} for t in tasks
+        },
+        "inputs": {name: {"kind": kind} for name, kind in sorted(kinds.items())},
+        "split": {
+            "official": bool(entry.split.official),
+            "seed": split_cfg.seed,
+            "ratios": list(split_cfg.ratios),
+            "splits_present": sorted(official),
+            "patient_conflicts": conflicts,
+        },
+        "shards": shard_entries,
+        "counts": compute_counts(tables, tasks),
+        "quarantined": quarantined,
+        "source": {"items": n_items, "items_hash": items_hash},
+    }
+    write_manifest(dest / MANIFEST, manifest)
+    return manifest
+
+
+def _gather(tables, where, rows, schema) -> pa.Table:
+    """The rows (global ids, in order) of one shard, from the memory-mapped chunks."""
+    by_chunk: dict[int, list[tuple[int, int]]] = {}
+    for pos, i in enumerate(rows):
+        c, r = where[i]
+        by_chunk.setdefault(c, []).append((pos, r))
+    parts = []
+    positions: list[int] = []
+    for c in sorted(by_chunk):
+        pairs = by_chunk[c]
+        parts.append(conform(tables[c].take([r for _, r in pairs]), schema))
+        positions += [p for p, _ in pairs]
+    table = pa.concat_tables(parts)
+    inverse = np.argsort(np.asarray(positions), kind="stable")
+    return table.take(inverse).combine_chunks()
+
+
+def read_shard_rows(path: Path) -> int:
+    """Rows of a Parquet shard (from its footer)."""
+    return pq.ParquetFile(str(path)).metadata.num_rows

@@ -1,0 +1,183 @@
+"""Training configuration: YAML file + dotted ``key=value`` overrides over documented defaults.
+
+Unknown keys are errors (a typo never silently does nothing), except inside the free-form
+model sections (``model.encoders``, ``model.fusion``, ``model.head``) whose keys are the
+encoder/fusion constructor arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from climb.errors import ClimbError
+
+REGIMES = ("single", "multitask", "fewshot", "probe", "finetune")
+
+DEFAULTS: dict[str, Any] = {
+    "regime": "single",
+    "seed": 0,
+    "run": {"dir": "runs", "name": None, "resume": True},
+    "data": {
+        "store": None,  # STORE directory (with STORE/NAME/manifest.json)
+        "datasets": None,  # prepared dataset names (None = every dataset in the store)
+        "tasks": None,  # task keys to train (None = every task of those datasets)
+        "inputs": None,  # input names to read (None = the model's encoders)
+        "batch_size": 32,  # global batch size (split across devices)
+        "eval_batch_size": None,
+        "num_workers": 0,
+        # multitask mixture (climb.load.MixtureSampler): proportional | uniform | temperature
+        # (p ~ n_d ** (1 / temperature)) | weights ({dataset: weight})
+        "mixture": {"strategy": "temperature", "temperature": 1.0, "weights": None},
+        "train_split": "train",
+        "val_split": "val",
+        "test_split": "test",
+    },
+    "model": {"encoders": {}, "fusion": {"type": "none"}, "head": {"hidden": None,
+                                                                 "dropout": 0.0}},
+    "optim": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.01, "scheduler": "none",
+              "warmup_steps": 0},
+    "loss": {
+        "regression": "mse",  # mse | huber
+        "class_weights": None,  # None | balanced
+        "drpo": {
+            "enabled": False,
+            "domain": "dataset",  # "dataset" or a meta field (e.g. "site")
+            "alpha": 0.5,  # rarity exponent: w ~ freq ** -alpha
+            "beta": 1.0,  # difficulty exponent: w ~ (loss_ema / mean) ** beta
+            "ema": 0.9,
+            "max_weight": 10.0,
+        },
+    },
+    "trainer": {
+        "max_epochs": 10,
+        "max_steps": -1,
+        "accelerator": "cpu",
+        "devices": 1,
+        "num_nodes": 1,
+        "strategy": "auto",  # auto | ddp | fsdp | ddp_find_unused_parameters_true ...
+        "precision": "32-true",  # bf16-mixed on GPUs
+        "deterministic": True,
+        "log_every_n_steps": 10,
+        "gradient_clip_val": None,
+        "accumulate_grad_batches": 1,
+        "limit_train_batches": None,
+        "limit_val_batches": None,
+        "enable_progress_bar": True,
+        "sync_batchnorm": False,
+    },
+    "monitor": {"metric": "val/loss", "mode": "min"},
+    "fewshot": {"k": 8, "task": None, "seed": None},  # seed None = the run seed
+    "init": {"checkpoint": None, "freeze": None},  # freeze: encoders | encoders+fusion | None
+}
+
+FREE_FORM = {("model", "encoders"), ("model", "fusion"), ("model", "head")}
+
+
+class ConfigError(ClimbError):
+    """A training configuration is invalid."""
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any], path: tuple[str, ...] = (),
+               strict: bool = True) -> dict[str, Any]:
+    """Merge ``update`` into a copy of ``base``; unknown keys raise unless free-form."""
+    out = copy.deepcopy(base)
+    for key, value in (update or {}).items():
+        here = (*path, key)
+        free = strict and any(here[: len(f)] == f for f in FREE_FORM)
+        if strict and not free and key not in out:
+            known = ", ".join(sorted(out)) or "(none)"
+            raise ConfigError(f"unknown config key {'.'.join(here)!r} (known: {known})")
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not (
+            free and len(here) == 2
+        ):
+            out[key] = deep_merge(out[key], value, here, strict=strict and not free)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"optim.lr=3e-4"`` -> (["optim", "lr"], 0.0003); values are parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value")
+    key, raw = text.split("=", 1)
+    if not key.strip():
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text!r}: value is not valid YAML: {err}") from None
+    if isinstance(value, str) and _looks_float(value):
+        value = float(value)
+    return key.strip().split("."), value
+
+
+def _looks_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def nest(keys: list[str], value: Any) -> dict[str, Any]:
+    out: Any = value
+    for k in reversed(keys):
+        out = {k: out}
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults <- YAML file <- ``base`` dict <- dotted overrides; validated."""
+    cfg = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"{p}: config file not found")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{p}: not valid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: top level must be a mapping")
+        cfg = deep_merge(cfg, data)
+        if cfg["run"]["name"] is None:
+            cfg["run"]["name"] = p.stem
+    if base:
+        cfg = deep_merge(cfg, base)
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        cfg = deep_merge(cfg, nest(keys, value))
+    return validate(cfg)
+
+
+def validate(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Check the values that cannot be checked by key alone."""
+    if cfg["regime"] not in REGIMES:
+        raise ConfigError(f"regime {cfg['regime']!r} is not one of {REGIMES}")
+    if not cfg["data"]["store"]:
+        raise ConfigError("data.store is required (a directory written by `climb prepare`)")
+    if not cfg["model"]["encoders"]:
+        raise ConfigError("model.encoders is empty: give one encoder per input, e.g. "
+                          "model.encoders.ecg.type=xresnet1d")
+    if cfg["regime"] in {"probe", "finetune"} and not cfg["init"]["checkpoint"]:
+        raise ConfigError(f"regime {cfg['regime']} needs init.checkpoint")
+    if cfg["fewshot"]["k"] is not None and int(cfg["fewshot"]["k"]) < 1:
+        raise ConfigError("fewshot.k must be >= 1")
+    if cfg["loss"]["class_weights"] not in (None, "balanced"):
+        raise ConfigError("loss.class_weights must be null or 'balanced'")
+    if cfg["loss"]["regression"] not in ("mse", "huber"):
+        raise ConfigError("loss.regression must be 'mse' or 'huber'")
+    if cfg["monitor"]["mode"] not in ("min", "max"):
+        raise ConfigError("monitor.mode must be 'min' or 'max'")
+    return cfg
+
+
+def dump_config(cfg: dict[str, Any], path: str | Path) -> None:
+    """Write the resolved config as YAML (the run's record of what was trained)."""
+    Path(path).write_text(yaml.safe_dump(cfg, sort_keys=False))

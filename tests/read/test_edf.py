@@ -1,0 +1,147 @@
+"""climb.read.edf: real sample files, pyEDFlib-written files, and broken copies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyedflib
+import pytest
+from pyedflib import highlevel
+
+from climb.errors import RecordError
+from climb.read.edf import read_edf, record_onsets
+from climb.read.wfdb import read_wfdb
+
+
+def _write(path: Path, signals: list[np.ndarray], labels: list[str], rates: list[float]) -> None:
+    headers = [
+        highlevel.make_signal_header(
+            lab, dimension="uV", sample_frequency=fs, physical_min=-5000, physical_max=5000
+        )
+        for lab, fs in zip(labels, rates, strict=True)
+    ]
+    header = highlevel.make_header(
+        patientname="Jane Roe", patientcode="PAT-1234", birthdate="01.02.1950", gender="Female"
+    )
+    highlevel.write_edf(str(path), signals, headers, header)
+
+
+def _real_ecg(shared: Path, seconds: int, fs: int = 360) -> np.ndarray:
+    return read_wfdb(shared / "wfdb" / "100").data[:, : seconds * fs].astype(np.float64) * 1000
+
+
+def test_annotations_of_test_edfann(shared_data):
+    sig = read_edf(shared_data / "wfdb" / "test_edfann.edf")
+    ann = sig.meta["annotations"]
+    assert sig.data.shape[0] == 0 and sig.meta["format"] == "edf+"
+    assert ann[0] == {"onset_s": 0.0, "duration_s": 30.0, "text": "Sleep stage W"}
+    assert any(a["text"].startswith("Lights off") for a in ann)
+    assert {a["text"] for a in ann} >= {"Sleep stage N1", "Sleep stage N2", "Sleep stage R"}
+
+
+def test_noncompliant_header_falls_back_to_mne(shared_data):
+    with pytest.raises(OSError):  # pyEDFlib refuses this file's physical dimension field
+        pyedflib.EdfReader(str(shared_data / "wfdb" / "test_generator_2.edf"))
+    sig = read_edf(shared_data / "wfdb" / "test_generator_2.edf")
+    assert sig.meta["reader"] == "mne" and sig.fs == 200.0 and sig.data.shape == (11, 120000)
+    assert sig.meta["annotations"][0]["text"] == "RECORD START"
+
+
+def test_roundtrip_pyedflib_written_file(shared_data, tmp_path):
+    x = _real_ecg(shared_data, 10)
+    path = tmp_path / "rec.edf"
+    _write(path, list(x), ["EEG FP1-REF", "EEG FP2-REF"], [360, 360])
+    sig = read_edf(path)
+    assert sig.meta["reader"] == "pyedflib" and sig.meta["variant"] == "EDF+C"
+    assert sig.channels == ["EEG FP1-REF", "EEG FP2-REF"] and sig.units == ["uV", "uV"]
+    assert sig.fs == 360.0 and sig.data.shape == (2, 3600)
+    lsb = 10000 / 65535
+    np.testing.assert_allclose(sig.data, x, atol=lsb)
+    # channel selection by name (case-insensitive) and by predicate
+    assert read_edf(path, channels=["eeg fp2-ref"]).channels == ["EEG FP2-REF"]
+    assert read_edf(path, channels=lambda c: c.endswith("FP1-REF")).data.shape == (1, 3600)
+    with pytest.raises(RecordError, match="not in the file"):
+        read_edf(path, channels=["EEG O1-REF"])
+
+
+def test_patient_fields_never_in_meta(shared_data, tmp_path):
+    path = tmp_path / "rec.edf"
+    _write(path, list(_real_ecg(shared_data, 2)), ["A", "B"], [360, 360])
+    meta = read_edf(path).meta
+    text = repr(meta)
+    for phi in ("Jane", "Roe", "PAT-1234", "1950", "Female"):
+        assert phi not in text
+    assert not {"patientname", "patient", "birthdate", "startdate", "technician"} & set(meta)
+
+
+def test_mixed_sampling_rates(shared_data, tmp_path):
+    x = _real_ecg(shared_data, 4)
+    path = tmp_path / "mixed.edf"
+    _write(path, [x[0].copy(), x[1, ::2].copy()], ["ECG1", "ECG2"], [360, 180])
+    with pytest.raises(RecordError, match="different sampling rates: ECG1=360 Hz, ECG2=180 Hz"):
+        read_edf(path)
+    sig = read_edf(path, mixed_rates="resample")
+    assert sig.fs == 360.0 and sig.data.shape == (2, 1440)
+    assert sig.meta["resampled_channels"] == ["ECG2"]
+    assert read_edf(path, channels=["ECG2"]).fs == 180.0
+
+
+def test_corrupt_header(shared_data, tmp_path):
+    path = tmp_path / "bad.edf"
+    _write(path, list(_real_ecg(shared_data, 2)), ["A", "B"], [360, 360])
+    raw = bytearray(path.read_bytes())
+    raw[252:256] = b"ab  "  # number of signals is not a number
+    path.write_bytes(bytes(raw))
+    with pytest.raises(RecordError) as err:
+        read_edf(path)
+    assert err.value.path.endswith("bad.edf") and "corrupt EDF header" in err.value.problem
+
+    short = tmp_path / "short.edf"
+    short.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(RecordError, match="shorter than 256"):
+        read_edf(short)
+
+    garbled = tmp_path / "garbled.edf"
+    raw = bytearray(tmp_path.joinpath("bad.edf").read_bytes())
+    raw[252:256] = b"3   "
+    ns = 3
+    raw[256 + ns * 104 : 256 + ns * 112] = b"xx" * (4 * ns)  # physical minimum of every signal
+    garbled.write_bytes(bytes(raw))
+    with pytest.raises(RecordError) as err:
+        read_edf(garbled)
+    assert err.value.path.endswith("garbled.edf")
+
+
+def test_discontinuous_edf_plus_d_is_reported_not_joined(shared_data, tmp_path):
+    x = _real_ecg(shared_data, 6)
+    path = tmp_path / "disc.edf"
+    _write(path, list(x), ["A", "B"], [360, 360])
+    raw = bytearray(path.read_bytes())
+    assert raw[192:197] == b"EDF+C"
+    raw[192:197] = b"EDF+D"
+    # shift the time-keeping annotation of records 3.. by 5 s (a gap between records 2 and 3)
+    ns = int(raw[252:256])
+    nsamp = [int(raw[256 + ns * 216 + 8 * i : 256 + ns * 216 + 8 * (i + 1)]) for i in range(ns)]
+    rec_bytes, ann_start, ann_len = sum(nsamp) * 2, sum(nsamp[:-1]) * 2, nsamp[-1] * 2
+    n_records = int(raw[236:244])
+    for r in range(3, n_records):
+        at = 256 * (ns + 1) + r * rec_bytes + ann_start
+        tal = f"+{r + 5}\x14\x14\x00".encode()
+        raw[at : at + ann_len] = tal + b"\x00" * (ann_len - len(tal))
+    path.write_bytes(bytes(raw))
+    assert record_onsets(path)[:5] == [0.0, 1.0, 2.0, 8.0, 9.0]
+    with pytest.raises(RecordError) as err:
+        read_edf(path)
+    assert (
+        "discontinuous EDF+D" in err.value.problem
+        and "5 s gap before record 3" in err.value.problem
+    )
+    sig = read_edf(path, discontinuous="report")
+    assert sig.meta["discontinuities"] == [{"record": 3, "at_s": 3.0, "gap_s": 5.0}]
+    assert sig.data.shape == (2, 6 * 360)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(RecordError, match="not found"):
+        read_edf(tmp_path / "none.edf")

@@ -1,0 +1,65 @@
+"""Edge-list reader on the real mouse connectomes and on networkx-written files."""
+
+from __future__ import annotations
+
+import gzip
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from climb.errors import RecordError
+from climb.read.graph import degree_strength, read_edgelist, to_undirected
+
+
+def test_real_mouse_edgelist(shared_data):
+    path = shared_data / "connectomes-mouse/edgelists/sub-54776_ses-1_dti.edgelist"
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    edges = read_edgelist(path)
+    assert edges.num_edges == len(rows)
+    assert edges.edge_index.dtype == np.int64 and edges.edge_weight.dtype == np.float32
+    assert edges.edge_index[:, 0].tolist() == [int(rows[0][0]), int(rows[0][1])]
+    assert edges.edge_weight[-1] == pytest.approx(float(rows[-1][2]))
+    assert edges.max_node() == max(max(int(r[0]), int(r[1])) for r in rows)
+
+
+def test_gzip_and_dict_form_match_networkx(tmp_path):
+    graph = nx.Graph()
+    graph.add_weighted_edges_from([(0, 1, 2.5), (1, 2, 4.0), (2, 2, 1.0), (0, 3, 0.5)])
+    plain = tmp_path / "g.edgelist"
+    nx.write_edgelist(graph, plain)  # "u v {'weight': w}"
+    assert "{'weight'" in plain.read_text()
+    weighted = tmp_path / "g.edgelist.gz"
+    nx.write_weighted_edgelist(graph, weighted)  # "u v w", gzip by extension
+    with gzip.open(weighted, "rt") as handle:
+        assert len(handle.read().split()) == 12
+    a, b = read_edgelist(plain), read_edgelist(weighted)
+    np.testing.assert_array_equal(a.edge_index, b.edge_index)
+    np.testing.assert_array_equal(a.edge_weight, b.edge_weight)
+    und = to_undirected(a)
+    assert und.num_edges == 2 * 4 - 1  # the self-loop is not doubled
+    degree, strength = degree_strength(und, 4)
+    expected = dict(graph.degree(weight="weight"))
+    # networkx counts a self-loop twice in the weighted degree; we count it once
+    assert strength.tolist() == [expected[0], expected[1], expected[2] - 1.0, expected[3]]
+    assert degree.tolist() == [2, 2, 2, 1]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [("0 x 1.0", "integers"), ("0 1 {'weight': }", "attribute dict"), ("7", "expected")],
+)
+def test_bad_lines(tmp_path, line, problem):
+    path = tmp_path / "bad.edgelist"
+    path.write_text(f"0 1 1.0\n{line}\n")
+    with pytest.raises(RecordError, match=problem) as err:
+        read_edgelist(path)
+    assert err.value.path == str(path) and "line 2" in err.value.problem
+
+
+def test_truncated_gzip(tmp_path, shared_data):
+    src = shared_data / "connectomes-mouse/edgelists/sub-54776_ses-1_dti.edgelist"
+    path = tmp_path / "cut.edgelist.gz"
+    path.write_bytes(gzip.compress(src.read_bytes())[:5000])
+    with pytest.raises(RecordError, match="cannot read edge list"):
+        read_edgelist(path)

@@ -1,0 +1,114 @@
+"""climb.read.wfdb against the real sample records and deliberately broken copies."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from climb.errors import RecordError
+from climb.read.edf import read_edf
+from climb.read.wfdb import read_wfdb
+
+
+def _copy(shared: Path, tmp: Path, name: str) -> Path:
+    for f in (shared / "wfdb").glob(f"{name}.*"):
+        shutil.copy(f, tmp / f.name)
+        (tmp / f.name).chmod(0o644)
+    return tmp / name
+
+
+def test_mitbih_100_shape_and_values(shared_data, tmp_path):
+    sig = read_wfdb(shared_data / "wfdb" / "100")
+    assert sig.data.shape == (2, 650000) and sig.data.dtype == np.float32
+    assert sig.fs == 360.0 and sig.channels == ["MLII", "V5"] and sig.units == ["mV", "mV"]
+    assert sig.meta["duration_s"] == pytest.approx(650000 / 360)
+    # format 212 decoded independently: 3 bytes hold two 12-bit samples
+    raw = np.fromfile(shared_data / "wfdb" / "100.dat", dtype=np.uint8)[:30].astype(np.int32)
+    b0, b1, b2 = raw[0::3], raw[1::3], raw[2::3]
+    s0 = b0 | ((b1 & 0x0F) << 8)
+    s1 = b2 | ((b1 & 0xF0) << 4)
+    s0 = np.where(s0 > 2047, s0 - 4096, s0)
+    s1 = np.where(s1 > 2047, s1 - 4096, s1)
+    np.testing.assert_allclose(sig.data[0, :10], (s0 - 1024) / 200, atol=1e-6)
+    np.testing.assert_allclose(sig.data[1, :10], (s1 - 1024) / 200, atol=1e-6)
+
+
+def test_ptb_s0010_two_signal_files(shared_data):
+    sig = read_wfdb(shared_data / "wfdb" / "s0010_re.hea")
+    assert sig.data.shape == (15, 38400) and sig.fs == 1000.0
+    assert sig.channels[:3] == ["i", "ii", "iii"] and sig.channels[-1] == "vz"
+    raw = np.fromfile(shared_data / "wfdb" / "s0010_re.dat", dtype="<i2").reshape(-1, 12)
+    np.testing.assert_allclose(sig.data[:12], raw.T / 2000.0, atol=1e-6)
+    assert any("Reason for admission" in c for c in sig.meta["comments"])
+
+
+def test_challenge_style_mat_record(shared_data):
+    sig = read_wfdb(shared_data / "wfdb" / "a103l")
+    assert sig.data.shape == (3, 82500) and sig.fs == 250.0
+    assert sig.channels == ["II", "V", "PLETH"]
+    val = scipy.io.loadmat(shared_data / "wfdb" / "a103l.mat")["val"].astype(np.float64)
+    np.testing.assert_allclose(sig.data[0], val[0] / 7247.0, rtol=1e-5, atol=1e-6)
+    assert sig.meta["comments"] == ["Asystole", "False alarm"]
+
+
+def test_multifrequency_record_matches_the_edf_copy(shared_data):
+    w = read_wfdb(shared_data / "wfdb" / "test_generator_2")
+    e = read_edf(shared_data / "wfdb" / "test_generator_2.edf")
+    assert "EDF Annotations" not in w.channels
+    assert w.channels == e.channels and w.fs == e.fs == 200.0
+    assert w.data.shape == e.data.shape == (11, 120000)
+    for k, unit in enumerate(e.units):
+        scale = 1e-6 if unit == "V" else 1.0  # MNE scales uV channels to volts
+        lsb = 1 / 32.7675  # uV per digital step in both headers
+        np.testing.assert_allclose(w.data[k] * scale, e.data[k], atol=lsb * scale)
+
+
+def test_truncated_dat(shared_data, tmp_path):
+    base = _copy(shared_data, tmp_path, "100")
+    dat = base.with_suffix(".dat")
+    dat.write_bytes(dat.read_bytes()[:3000])
+    with pytest.raises(RecordError) as err:
+        read_wfdb(base)
+    assert err.value.path.endswith("100.dat") and "truncated" in err.value.problem
+    # 3 bytes per 2-signal frame in format 212
+    assert "1000 of the 650000" in err.value.problem
+
+
+def test_header_signal_length_mismatch(shared_data, tmp_path):
+    base = _copy(shared_data, tmp_path, "100")
+    hea = base.with_suffix(".hea")
+    hea.write_text(hea.read_text().replace("100 2 360 650000", "100 2 360 600000"))
+    with pytest.raises(RecordError) as err:
+        read_wfdb(base)
+    assert "length mismatch" in err.value.problem and "600000" in err.value.problem
+    assert read_wfdb(base, strict_length=False).data.shape == (2, 600000)
+
+
+def test_wrong_format_code(shared_data, tmp_path):
+    base = _copy(shared_data, tmp_path, "100")
+    hea = base.with_suffix(".hea")
+    hea.write_text(hea.read_text().replace("100.dat 212", "100.dat 999"))
+    with pytest.raises(RecordError) as err:
+        read_wfdb(base)
+    assert err.value.path.endswith("100.hea") and "wrong format code '999'" in err.value.problem
+
+
+def test_missing_header_and_signal_file(shared_data, tmp_path):
+    with pytest.raises(RecordError, match="header not found"):
+        read_wfdb(tmp_path / "nothing")
+    base = _copy(shared_data, tmp_path, "a103l")
+    base.with_suffix(".mat").unlink()
+    with pytest.raises(RecordError, match="missing") as err:
+        read_wfdb(base)
+    assert err.value.path.endswith("a103l.mat")
+
+
+def test_garbled_header(tmp_path):
+    (tmp_path / "bad.hea").write_text("bad x y z\nnot a signal line\n")
+    with pytest.raises(RecordError) as err:
+        read_wfdb(tmp_path / "bad")
+    assert err.value.path.endswith("bad.hea")
