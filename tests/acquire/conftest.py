@@ -165,7 +165,8 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     for var in ("PHYSIONET_USERNAME", "PHYSIONET_PASSWORD", "KAGGLE_USERNAME", "KAGGLE_KEY",
                 "KAGGLE_CONFIG_DIR", "NETRC", "CLIMB_CATALOG", "CLIMB_KAGGLE_API",
-                "HTTPS_PROXY", "https_proxy", "CLIMB_MAX_EXTRACT_RATIO"):
+                "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                "all_proxy", "CLIMB_MAX_EXTRACT_RATIO"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CLIMB_DOWNLOAD_BACKOFF", "0.01")
     monkeypatch.setenv("CLIMB_DOWNLOAD_RETRIES", "3")

@@ -214,3 +214,20 @@ def test_one_failed_file_keeps_the_others(cli, server, overlay, tmp_path):
     assert "1 of 2 file(s) failed" in str(err.value)
     assert "half/missing.bin: HTTP 404" in str(err.value)
     assert (tmp_path / "raw" / "half" / "good.bin").read_bytes() == b"good" * 1000
+
+
+def test_subset_dry_run_lists_record_files_and_writes_nothing(cli, server, physionet_like,
+                                                              tmp_path):
+    ov, base = physionet_like
+    subset = tmp_path / "subset.txt"
+    subset.write_text("00002_lr\n")
+    root = tmp_path / "raw"
+    result = cli(["download", "toyecg", "--root", str(root), "--subset", str(subset),
+                  "--catalog", str(ov), "--dry-run"])
+    assert result.exit_code == 0
+    for rel in ("ptbxl_database.csv", "records100/00000/00002_lr.hea",
+                "records100/00000/00002_lr.dat"):
+        assert rel in result.output
+    assert "00001_lr" not in result.output and "(subset)" in result.output
+    assert [r.path for r in server.log] == [base + "RECORDS"]  # only the listing, in memory
+    assert not root.exists()

@@ -51,7 +51,7 @@ def build_runs(root: Path, n_resamples: int = 200, evaluate: bool = True) -> lis
         runs.append(make_run(root, f"fewshot-k{k}", "fewshot", tasks=[TASKS[0]], skill=skill,
                              seed=k, extra_config={"fewshot": {"k": k}}))
     write_json(root / "multitask-early" / "robustness.json", toy_robustness(8.0, 4.0))
-    write_json(root / "multitask-late" / "robustness.json", toy_robustness(5.0, 6.0))
+    write_json(root / "multitask-late" / "robustness.json", toy_robustness(4.0, 7.0))
     if evaluate:
         for run in runs:
             write_json(run / "metrics.json", evaluate_run(run, n_resamples=n_resamples))

@@ -19,7 +19,7 @@ def _expected(store):
 def test_pyarrow_dataset(store):
     import pyarrow.dataset as pads
 
-    m, counts = _expected(store)
+    _, counts = _expected(store)
     ds = pads.dataset(str(store / NAME), format="parquet", exclude_invalid_files=True)
     table = ds.to_table(filter=pads.field("split") == "train")
     assert table.num_rows == counts["train"]

@@ -132,14 +132,18 @@ def _run(entries, root: Path, fetcher: Fetcher, workers: int, subset, console: C
             return FileOutcome(pf.dataset, pf.rel, "failed",
                                error=scrub(f"{pf.dataset}/{pf.rel}: {err.strerror or err}"))
         if out.status == "skipped":
-            hook.skipped(pf.size or 0)
+            hook.skipped(pf.size or pf.have)
         return out
 
-    with hook, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(one, p, f) for p, f in work]
-        for fut in as_completed(futures):
-            with lock:
-                outcomes.append(fut.result())
+    try:
+        with hook, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [pool.submit(one, p, f) for p, f in work]
+            for fut in as_completed(futures):
+                with lock:
+                    outcomes.append(fut.result())
+    finally:  # also on Ctrl-C: what finished is recorded
+        for lk in locks.values():
+            lk.flush()
 
     for plan in plans:
         for f in plan.files:

@@ -99,8 +99,7 @@ class Fetcher:
                 timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 20.0)),
                 # identity: byte ranges must count bytes of the file itself
                 headers={"User-Agent": "climb-downloader", "Accept-Encoding": "identity"},
-                trust_env=False,  # never pick up ~/.netrc behind our back; proxies via env below
-                proxy=os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or None,
+                trust_env=True,  # HTTPS_PROXY/NO_PROXY and SSL_CERT_FILE (hospital networks)
             )
 
     def close(self) -> None:
@@ -115,8 +114,9 @@ class Fetcher:
             try:
                 return self._fetch_from(url, job)
             except DownloadError as err:
-                log.warning("%s", err)
+                log.info("%s", err)  # the caller reports the final error once
                 errors.append(err)
+        self.progress.finish(job.label)
         # The most actionable failure wins: access, then checksum, then the last one.
         for kind in (AccessError, ChecksumError):
             for err in errors:

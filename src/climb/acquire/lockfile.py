@@ -1,7 +1,10 @@
 """ROOT/NAME/.climb-download.json: size and sha256 of everything fetched, for `climb verify`.
 
 Written atomically (temp file + rename) under a lock, so parallel workers and a killed
-process never leave it half-written. It holds no credentials: URLs are redacted.
+process never leave it half-written; with thousands of small files (a --subset of records) it
+is saved at most every few seconds and on `flush()`. A file finished but not yet recorded when
+the process died is re-hashed (not re-fetched) by the next run. It holds no credentials: URLs
+are redacted.
 """
 
 from __future__ import annotations
@@ -33,10 +36,13 @@ def sha256_file(path: Path, progress=None) -> str:
 class Lockfile:
     """The download record of one dataset directory."""
 
-    def __init__(self, dataset_dir: Path, dataset: str):
+    def __init__(self, dataset_dir: Path, dataset: str, save_every: float = 2.0):
         self.path = dataset_dir / LOCKFILE
         self.dataset = dataset
+        self.save_every = save_every
         self._lock = threading.Lock()
+        self._dirty = False
+        self._saved_at = 0.0
         self.data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION, "dataset": dataset, "files": {}, "extracted": {},
         }
@@ -63,7 +69,15 @@ class Lockfile:
                 "size": size, "sha256": sha256, "url": url,
                 "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            self._save()
+            self._dirty = True
+            if time.monotonic() - self._saved_at >= self.save_every:
+                self._save()
+
+    def flush(self) -> None:
+        """Save pending records now."""
+        with self._lock:
+            if self._dirty:
+                self._save()
 
     def record_extracted(self, rel: str, members: int, sha256: str) -> None:
         with self._lock:
@@ -82,3 +96,5 @@ class Lockfile:
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
+        self._dirty = False
+        self._saved_at = time.monotonic()

@@ -94,7 +94,7 @@ def read_signal_table(
             step = float(np.median(steps))
             if np.max(np.abs(steps - step)) > 0.01 * step:
                 raise RecordError(path, f"time column {tcol!r} is not uniformly sampled")
-            fs = 1.0 / step
+            fs = (times.size - 1) / (times[-1] - times[0])  # less rounding than 1 / step
     if fs is None:
         raise RecordError(path, "no time column and no sampling rate given")
     data = _numeric(path, frame, "signal").T.copy()

@@ -100,7 +100,7 @@ def table_html(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     body = []
     for row in table.rows:
-        cls = ' class="worst"' if row and row[-1] == "worst" else ""
+        cls = ' class="worst"' if table.title == "Subgroups" and row[-1] else ""
         cells = "".join(
             f'<td class="num">{html.escape(c)}</td>' if _looks_numeric(c)
             else f"<td>{html.escape(c)}</td>" for c in row)

@@ -56,30 +56,47 @@ def fewshot_plot(records: list[dict], path: Path) -> Path | None:
 
 
 def fusion_plot(records: list[dict], path: Path) -> Path | None:
-    """Grouped bars: headline metric per fusion method for each task, with 95% CIs."""
+    """Grouped bars with 95% CIs: headline metric per fusion method for each task, one panel
+    per metric (AUROC and MAE do not share an axis)."""
     records = [r for r in records if r.get("value") is not None]
     if not records:
         return None
-    tasks = sorted({r["task"] for r in records})
+    metrics = sorted({r["metric"] for r in records})
     methods = sorted({r["fusion"] for r in records})
-    fig, ax = plt.subplots(figsize=(max(6.4, 1.6 * len(tasks) * max(1, len(methods)) / 2), 4.0))
+    n_tasks = [len({r["task"] for r in records if r["metric"] == m}) for m in metrics]
+    fig, axes = plt.subplots(1, len(metrics), squeeze=False,
+                             figsize=(max(6.4, 2.2 * sum(n_tasks) + 1.5), 4.0),
+                             gridspec_kw={"width_ratios": n_tasks})
     width = 0.8 / len(methods)
-    for j, method in enumerate(methods):
-        rows = [next((r for r in records if r["task"] == t and r["fusion"] == method), None)
-                for t in tasks]
-        xs = [i + (j - (len(methods) - 1) / 2) * width for i, r in enumerate(rows) if r]
-        present = [r for r in rows if r]
-        ax.bar(xs, [r["value"] for r in present], width, yerr=_err(present), capsize=4,
-               label=method)
-    ax.set_xticks(range(len(tasks)), tasks, rotation=15, fontsize=8)
-    ax.set_ylabel(records[0]["metric"])
-    lows = [r["ci"][0] for r in records if r.get("ci") and r["ci"][0] is not None]
-    floor = min(lows + [r["value"] for r in records])
-    ax.set_ylim(max(0.0, floor - 0.1), None)
-    ax.set_title("Fusion methods (95% CI)")
-    ax.legend(fontsize=8, title="fusion")
-    ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        subset = [r for r in records if r["metric"] == metric]
+        tasks = sorted({r["task"] for r in subset})
+        for j, method in enumerate(methods):
+            present = [(i, r) for i, t in enumerate(tasks) for r in subset
+                       if r["task"] == t and r["fusion"] == method]
+            if not present:
+                continue
+            xs = [i + (j - (len(methods) - 1) / 2) * width for i, _ in present]
+            rows = [r for _, r in present]
+            ax.bar(xs, [r["value"] for r in rows], width, yerr=_err(rows), capsize=4,
+                   label=method, color=colors[j % len(colors)])
+        ax.set_xticks(range(len(tasks)), tasks, rotation=15, fontsize=8)
+        better = "lower is better" if metric in ("mae", "rmse") else "higher is better"
+        ax.set_ylabel(f"{metric} ({better})", fontsize=9)
+        lows = [r["ci"][0] for r in subset if r.get("ci") and r["ci"][0] is not None]
+        floor = min(lows + [r["value"] for r in subset])
+        if metric.startswith(("auroc", "auprc")):
+            ax.set_ylim(max(0.0, floor - 0.05), 1.0)
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8,
+               title="fusion", title_fontsize=8)
+    fig.suptitle("Fusion methods (95% CI)")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
 
 
 def robustness_plot(records: list[dict], path: Path) -> Path | None:

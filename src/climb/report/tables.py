@@ -200,7 +200,8 @@ def robustness_table(runs: list[RunInfo]) -> Table:
         table.records.append(c)
         table.rows.append([name, inp, corr, fmt(c["mean"][0] if c["mean"] else None),
                            fmt(c["mean"][-1] if c["mean"] else None), fmt(c["rr"]),
-                           fmt(er) if baselines else "no baseline"])
+                           fmt(er) if baselines else
+                           ("(baseline)" if c["baseline"] else "no baseline run")])
     table.note = ("clean/severity 5 = mean headline metric over tasks; relative robustness = "
                   "normalized area under metric-vs-severity (1 = no loss); effective "
                   "robustness = relative robustness minus that of late-fusion/unimodal "
@@ -225,29 +226,33 @@ def modality_drop_table(runs: list[RunInfo]) -> Table:
 
 
 def subgroup_table(runs: list[RunInfo]) -> Table:
-    """Headline metric per subgroup (site, sex, age bucket, dataset); worst group marked."""
+    """Headline metric per subgroup (site, sex, age bucket, dataset); one row per run, task
+    and attribute, the groups side by side; the task's worst group marked."""
     table = Table(title="Subgroups",
-                  columns=["run", "task", "attribute", "group", "n", "metric", "value",
-                           "worst"])
+                  columns=["run", "task", "metric", "attribute", "groups: value (n)",
+                           "worst group"])
     for run in runs:
         for key, task in sorted(((run.metrics or {}).get("tasks") or {}).items()):
             metric = task.get("headline") or HEADLINE[task["type"]]
             worst = task.get("worst_group") or {}
             for attribute, by_value in sorted((task.get("groups") or {}).items()):
-                if attribute == "dataset" and len(by_value) < 2:
+                if len(by_value) < 2:
                     continue
-                for value, entry in sorted(by_value.items()):
-                    is_worst = (worst.get("attribute") == attribute
-                                and worst.get("group") == value)
-                    table.rows.append([run.name, key, attribute, value, str(entry["n"]),
-                                       metric, fmt(entry["metrics"].get(metric)),
-                                       "worst" if is_worst else ""])
+                cells = [f"{value} {fmt(entry['metrics'].get(metric))} ({entry['n']})"
+                         for value, entry in sorted(by_value.items())]
+                is_worst = worst.get("attribute") == attribute
+                table.records.append({"run": run.name, "task": key, "attribute": attribute,
+                                      "groups": by_value, "worst": worst if is_worst else None})
+                table.rows.append([run.name, key, metric, attribute, " · ".join(cells),
+                                   f"{worst['group']} {fmt(worst['value'])}" if is_worst
+                                   else ""])
     if not table.rows:
-        table.note = "no data: no subgroup attributes (site, sex, age_bucket) in the runs' meta"
+        table.note = ("no data: no subgroup attribute (site, sex, age_bucket, dataset) with two "
+                      "or more groups in the runs' predictions")
     else:
         lower = sorted(LOWER_IS_BETTER & set(HEADLINE.values()))
-        table.note = (f"worst = lowest headline metric (highest for {', '.join(lower)}) over "
-                      "attributes with two or more groups")
+        table.note = (f"worst group = lowest headline metric (highest for {', '.join(lower)}) "
+                      "over all attributes with two or more groups")
     return table
 
 

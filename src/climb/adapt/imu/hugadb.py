@@ -89,10 +89,6 @@ class HugadbAdapter(Adapter):
                 data[i] *= ACC_SCALE
             elif name.startswith("gyro_"):
                 data[i] *= GYRO_SCALE
-        units = [
-            "g" if c.startswith("acc") else "deg/s" if c.startswith("gyro") else "counts"
-            for c in signal.channels[:-1]
-        ]
         mapper = self.mapper("activity")
         fs = signal.fs
         window = round(self.config["window_s"] * fs)
@@ -116,7 +112,7 @@ class HugadbAdapter(Adapter):
                         data=np.ascontiguousarray(data[:, start : start + window]),
                         sampling_rate=fs,
                         channels=list(signal.channels[:-1]),
-                        units=",".join(sorted(set(units))),
+                        units="acc: g, gyro: deg/s, EMG: counts",
                     )
                 },
                 labels={"activity": label},

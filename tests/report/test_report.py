@@ -1,0 +1,138 @@
+"""`climb report`: HTML structure and Markdown from run files; a screenshot when chromium exists."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from climb.report.html import write_report
+from climb.report.runs import load_run_info
+from tests.evaluate.runs import TASKS, make_run
+from tests.report.build import build_runs
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.imgs, self.tables, self.text, self.scripts, self.links = [], [], 0, [], 0, []
+        self._stack: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "img":
+            self.imgs.append(a["src"])
+        if tag == "table":
+            self.tables += 1
+        if tag == "script":
+            self.scripts += 1
+        if tag == "link":
+            self.links.append(a.get("href"))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    runs = build_runs(root, n_resamples=100)
+    out = tmp_path_factory.mktemp("report")
+    infos = [load_run_info(r, n_resamples=100) for r in runs]
+    index = write_report(infos, out, n_resamples=200, seed=0)
+    return root, out, index
+
+
+def test_html_structure(report):
+    _, out, index = report
+    page = _Page()
+    page.feed(index.read_text())
+    for section in ("runs", "delta", "fewshot", "fusion", "robustness", "modality-drop",
+                    "subgroups"):
+        assert section in page.ids
+    assert sorted(page.imgs) == ["delta.png", "fewshot.png", "fusion.png", "robustness.png"]
+    for img in page.imgs:  # real PNGs beside the page
+        assert (out / img).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert page.scripts == 0 and page.links == []  # self-contained, no external resources
+    assert page.tables == 7
+    assert "no data" not in " ".join(page.text)
+
+
+def test_numbers_come_from_run_files(report):
+    root, out, index = report
+    text = index.read_text()
+    md = (out / "report.md").read_text()
+    # the headline metric of every run and task appears as written in its metrics.json
+    for run in root.iterdir():
+        doc = json.loads((run / "metrics.json").read_text())
+        for task in doc["tasks"].values():
+            entry = task["metrics"][task["headline"]]
+            lo, hi = entry["ci"]
+            cell = f"{entry['value']:.3f} [{lo:.3f}, {hi:.3f}]"
+            assert cell in text and cell in md
+    # few-shot rows for k = 1, 8, 32; fusion methods; robustness from robustness.json
+    assert re.search(r"<td[^>]*>fewshot-k32</td>", text)
+    for fusion in ("early", "late", "none"):
+        assert f"<td>{fusion}</td>" in text
+    rob = json.loads((root / "multitask-early" / "robustness.json").read_text())
+    sweep = rob["sweeps"][0]
+    rr = next(iter(sweep["relative_robustness"].values()))
+    assert f"{rr:.3f}" in text
+    # the delta table: 2 multitask runs x 4 tasks, each with a CI and a p-value
+    assert md.count("| single-") >= 8
+    assert "paired patient-level bootstrap (200 resamples, seed 0)" in text
+
+
+def test_empty_sections_say_so(tmp_path):
+    run = make_run(tmp_path, "lonely", regime="single", tasks=[TASKS[3]])
+    info = load_run_info(run, n_resamples=50)
+    index = write_report([info], tmp_path / "out", n_resamples=50)
+    text = index.read_text()
+    assert "needs at least one multitask and one single-task run" in text
+    assert "no run with regime &#x27;fewshot&#x27;" in text
+    assert "needs runs with at least two fusion methods" in text
+    assert "no run has robustness.json" in text
+    assert "metrics computed from predictions/test.parquet" in text  # no metrics.json yet
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert (tmp_path / "out" / "report.md").exists()
+
+
+def test_report_cli(tmp_path, cli, report):
+    root, _, _ = report
+    runs = sorted(str(p) for p in root.iterdir())
+    result = cli(["report", *runs, "--out", str(tmp_path / "site"), "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "site" / "index.html").exists()
+    assert (tmp_path / "site" / "report.md").exists()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+def test_screenshot_renders(report, tmp_path):
+    from PIL import Image
+
+    _, _, index = report
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1280,2400", index.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    image = Image.open(shot).convert("L")
+    assert image.size == (1280, 2400)
+    # the page rendered content (text, tables, figures), not a blank or error page
+    pixels = list(image.getdata())
+    dark = sum(p < 128 for p in pixels) / len(pixels)
+    assert 0.01 < dark < 0.5
+    assert Path(index.parent / "fewshot.png").exists()
