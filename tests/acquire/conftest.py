@@ -39,6 +39,8 @@ class Request:
     authorization: str | None
     status: int = 0
     body_bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
 
 
 @dataclass
@@ -81,16 +83,19 @@ def _handler(server: FileServer):
             if trickle:
                 size, delay = trickle
                 for i in range(0, len(payload), size):
+                    if i:
+                        time.sleep(delay)
+                    # counted before writing: the client may finish reading before we return
+                    self.req.body_bytes += len(payload[i:i + size])
+                    self.req.ended = time.monotonic()
                     try:
                         self.wfile.write(payload[i:i + size])
                         self.wfile.flush()
                     except OSError:
                         break
-                    self.req.body_bytes += len(payload[i:i + size])
-                    time.sleep(delay)
             else:
-                self.wfile.write(payload)
                 self.req.body_bytes += len(payload)
+                self.wfile.write(payload)
             if limit is not None:
                 self.wfile.flush()
                 self.close_connection = True

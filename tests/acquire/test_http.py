@@ -123,3 +123,40 @@ def test_all_mirrors_failing_names_the_file(server, tmp_path):
     with pytest.raises(DownloadError) as err:
         Fetcher().fetch(_job(tmp_path, [server.url + "/a", server.url + "/b"]))
     assert "toy/data.bin: HTTP 404" in str(err.value) and "tried 2 sources" in str(err.value)
+
+
+def test_files_are_fetched_in_parallel(server, overlay, tmp_path):
+    from climb.acquire import download
+    from tests.acquire.conftest import entry
+
+    blobs = {f"/par/{i}.bin": os.urandom(40_000) for i in range(3)}
+    for path, data in blobs.items():
+        server.add(path, data, trickle=(4096, 0.02))  # ~0.2 s each
+    ov = overlay(entry("par", [{"url": server.url + p, "path": p.rsplit("/", 1)[1]}
+                               for p in blobs]))
+    download("par", tmp_path / "raw", catalog=ov, workers=3, progress=False)
+    reqs = [server.requests(p)[0] for p in blobs]
+    first_end = min(r.ended for r in reqs)
+    assert all(r.started < first_end for r in reqs)  # all three were in flight together
+    for path, data in blobs.items():
+        assert (tmp_path / "raw" / "par" / path.rsplit("/", 1)[1]).read_bytes() == data
+
+
+def test_complete_part_is_finished_after_416(server, tmp_path):
+    url = server.add("/data.bin", DATA)
+    part = tmp_path / "toy" / "data.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(DATA)  # killed after the last byte, before the rename
+    result = Fetcher().fetch(_job(tmp_path, [url], sha256=SHA))
+    assert [r.status for r in server.requests("/data.bin")] == [416]
+    assert result.transferred == 0 and (tmp_path / "toy" / "data.bin").read_bytes() == DATA
+
+
+def test_part_longer_than_remote_file_is_refetched(server, tmp_path):
+    url = server.add("/data.bin", DATA)
+    part = tmp_path / "toy" / "data.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(DATA + b"stale tail of an older version")
+    Fetcher().fetch(_job(tmp_path, [url]))  # no size or sha256 in the catalog
+    assert [r.status for r in server.requests("/data.bin")] == [416, 200]
+    assert (tmp_path / "toy" / "data.bin").read_bytes() == DATA

@@ -15,12 +15,27 @@ import pandas as pd
 import yaml
 
 TASKS = [
-    {"key": "ptbxl.superclass", "dataset": "ptbxl", "task": "superclass", "type": "multilabel",
-     "classes": ["NORM", "MI", "STTC", "CD", "HYP"]},
-    {"key": "chestx.finding", "dataset": "chestx", "task": "finding", "type": "multiclass",
-     "classes": ["normal", "pneumonia", "effusion"]},
-    {"key": "chestx.sex", "dataset": "chestx", "task": "sex", "type": "binary",
-     "classes": ["female", "male"]},
+    {
+        "key": "ptbxl.superclass",
+        "dataset": "ptbxl",
+        "task": "superclass",
+        "type": "multilabel",
+        "classes": ["NORM", "MI", "STTC", "CD", "HYP"],
+    },
+    {
+        "key": "chestx.finding",
+        "dataset": "chestx",
+        "task": "finding",
+        "type": "multiclass",
+        "classes": ["normal", "pneumonia", "effusion"],
+    },
+    {
+        "key": "chestx.sex",
+        "dataset": "chestx",
+        "task": "sex",
+        "type": "binary",
+        "classes": ["female", "male"],
+    },
     {"key": "echo.ef", "dataset": "echo", "task": "ef", "type": "regression", "classes": []},
 ]
 SITES = ["site_a", "site_b", "site_c"]
@@ -36,8 +51,13 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def make_predictions(
-    split: str, n_patients: int = 60, per_patient: int = 2, skill: float = 1.0, seed: int = 0,
-    tasks: list[dict] | None = None, label_seed: int = 123,
+    split: str,
+    n_patients: int = 60,
+    per_patient: int = 2,
+    skill: float = 1.0,
+    seed: int = 0,
+    tasks: list[dict] | None = None,
+    label_seed: int = 123,
 ) -> pd.DataFrame:
     """Predictions rows for every task. Labels depend only on ``label_seed`` (identical across
     runs, as on a shared test set); scores depend on ``seed`` and ``skill``."""
@@ -73,19 +93,31 @@ def make_predictions(
             labels = [np.array([v], np.float32) for v in y]
             scores = [np.array([v], np.float32) for v in pred]
         for i in range(n):
-            rows.append({
-                "sample_id": sample[i], "patient_id": patient[i], "dataset": spec["dataset"],
-                "task": spec["key"], "split": split,
-                "label": labels[i].astype(np.float32), "scores": scores[i].astype(np.float32),
-                "meta": json.dumps({"site": site[i], "sex": sex[i], "age_bucket": age[i]}),
-            })
+            rows.append(
+                {
+                    "sample_id": sample[i],
+                    "patient_id": patient[i],
+                    "dataset": spec["dataset"],
+                    "task": spec["key"],
+                    "split": split,
+                    "label": labels[i].astype(np.float32),
+                    "scores": scores[i].astype(np.float32),
+                    "meta": json.dumps({"site": site[i], "sex": sex[i], "age_bucket": age[i]}),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def make_run(
-    root: Path, name: str, regime: str = "single", tasks: list[dict] | None = None,
-    skill: float = 1.0, seed: int = 0, extra_config: dict | None = None,
-    splits: tuple[str, ...] = ("val", "test"), n_patients: int = 60,
+    root: Path,
+    name: str,
+    regime: str = "single",
+    tasks: list[dict] | None = None,
+    skill: float = 1.0,
+    seed: int = 0,
+    extra_config: dict | None = None,
+    splits: tuple[str, ...] = ("val", "test"),
+    n_patients: int = 60,
 ) -> Path:
     """Write RUN/config.yaml, RUN/tasks.json and RUN/predictions/{split}.parquet."""
     run = Path(root) / name
@@ -96,7 +128,6 @@ def make_run(
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     (run / "tasks.json").write_text(json.dumps(tasks))
     for split in splits:
-        frame = make_predictions(split, n_patients=n_patients, skill=skill, seed=seed,
-                                 tasks=tasks)
+        frame = make_predictions(split, n_patients=n_patients, skill=skill, seed=seed, tasks=tasks)
         frame.to_parquet(run / "predictions" / f"{split}.parquet", index=False)
     return run

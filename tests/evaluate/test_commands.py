@@ -16,8 +16,9 @@ from tests.evaluate.runs import make_run
 
 def test_evaluate_writes_metrics_json(tmp_path, cli):
     run = make_run(tmp_path, "mt", regime="multitask")
-    result = cli(["evaluate", str(run), "--bootstrap", "200", "--seed", "3"],
-                 env={"COLUMNS": "220"})
+    result = cli(
+        ["evaluate", str(run), "--bootstrap", "200", "--seed", "3"], env={"COLUMNS": "220"}
+    )
     assert result.exit_code == 0, result.output
     assert "ptbxl.superclass" in result.output and "auroc_macro" in result.output
     doc = json.loads((run / "metrics.json").read_text())
@@ -28,8 +29,9 @@ def test_evaluate_writes_metrics_json(tmp_path, cli):
     frame = pd.read_parquet(run / "predictions" / "test.parquet")
     rows = frame[frame["task"] == "ptbxl.superclass"]
     y, s = np.stack(rows["label"]), np.stack(rows["scores"])
-    expected = np.mean([roc_auc_score(y[~np.isnan(y[:, c]), c], s[~np.isnan(y[:, c]), c])
-                        for c in range(5)])
+    expected = np.mean(
+        [roc_auc_score(y[~np.isnan(y[:, c]), c], s[~np.isnan(y[:, c]), c]) for c in range(5)]
+    )
     assert ml["metrics"]["auroc_macro"]["value"] == pytest.approx(expected)
     lo, hi = ml["metrics"]["auroc_macro"]["ci"]
     assert lo < expected < hi and ml["metrics"]["auroc_macro"]["n_boot"] == 200
@@ -44,8 +46,11 @@ def test_evaluate_writes_metrics_json(tmp_path, cli):
     assert ml["worst_group"]["value"] == min(site_values + sex_values + age_values)
     reg = doc["tasks"]["echo.ef"]
     assert reg["metrics"]["mae"]["value"] > 0 and "per_class" not in reg
-    maes = [g["metrics"]["mae"] for a in ("site", "sex", "age_bucket")
-            for g in reg["groups"][a].values()]
+    maes = [
+        g["metrics"]["mae"]
+        for a in ("site", "sex", "age_bucket")
+        for g in reg["groups"][a].values()
+    ]
     assert reg["worst_group"]["value"] == max(maes)
     assert doc["tasks"]["chestx.sex"]["thresholds"]["source"] == "youden on val"
     assert doc["tasks"]["chestx.finding"]["thresholds"]["source"] == "fixed 0.5"

@@ -20,8 +20,15 @@ from climb.evaluate.metrics import (
 def _task(task_type, y, s, classes=None):
     n = len(y)
     classes = classes or [f"c{i}" for i in range(np.asarray(s).shape[1] if np.ndim(s) > 1 else 0)]
-    return TaskArrays("d.t", task_type, classes, np.asarray(y), np.asarray(s, np.float64),
-                      np.array([f"s{i}" for i in range(n)]), np.array([f"p{i}" for i in range(n)]))
+    return TaskArrays(
+        "d.t",
+        task_type,
+        classes,
+        np.asarray(y),
+        np.asarray(s, np.float64),
+        np.array([f"s{i}" for i in range(n)]),
+        np.array([f"p{i}" for i in range(n)]),
+    )
 
 
 @pytest.fixture()
@@ -84,7 +91,8 @@ def test_multiclass_matches_sklearn(rng):
     onehot = np.eye(c)[y]
     assert summary["auroc_micro"][0] == pytest.approx(skm.roc_auc_score(onehot, s, average="micro"))
     assert summary["auprc_macro"][0] == pytest.approx(
-        skm.average_precision_score(onehot, s, average="macro"))
+        skm.average_precision_score(onehot, s, average="macro")
+    )
     assert summary["f1_macro"][0] == pytest.approx(skm.f1_score(y, pred, average="macro"))
     assert summary["balanced_accuracy"][0] == pytest.approx(skm.balanced_accuracy_score(y, pred))
     assert summary["accuracy"][0] == pytest.approx(skm.accuracy_score(y, pred))
@@ -107,7 +115,8 @@ def test_binary_threshold_and_youden(rng):
     # the tuned threshold beats 0.5 on Youden's J for these shifted scores
     default, _ = task_metrics(_task("binary", y, s))
     assert (summary["sensitivity"] + summary["specificity"])[0] >= (
-        default["sensitivity"] + default["specificity"])[0]
+        default["sensitivity"] + default["specificity"]
+    )[0]
 
 
 def test_regression_matches_sklearn(rng):
@@ -149,7 +158,8 @@ def test_multiclass_with_absent_class(rng):
     assert summary["auroc_macro"][0] == pytest.approx(expected)
     pred = s.argmax(1)
     assert summary["balanced_accuracy"][0] == pytest.approx(
-        np.mean([skm.recall_score(y == k, pred == k) for k in (0, 1)]))
+        np.mean([skm.recall_score(y == k, pred == k) for k in (0, 1)])
+    )
 
 
 def test_ece_known_value_and_torchmetrics(rng):
@@ -163,14 +173,16 @@ def test_ece_known_value_and_torchmetrics(rng):
     y = rng.integers(0, c, n)
     s = rng.dirichlet(np.ones(c) * 0.7, n)
     summary, _ = task_metrics(_task("multiclass", y, s))
-    ref = tm.multiclass_calibration_error(torch.tensor(s), torch.tensor(y), num_classes=c,
-                                          n_bins=15, norm="l1")
+    ref = tm.multiclass_calibration_error(
+        torch.tensor(s), torch.tensor(y), num_classes=c, n_bins=15, norm="l1"
+    )
     assert summary["ece"][0] == pytest.approx(float(ref), abs=1e-5)
     ref_auc = tm.multiclass_auroc(torch.tensor(s), torch.tensor(y), num_classes=c)
     assert summary["auroc_macro"][0] == pytest.approx(float(ref_auc), abs=1e-5)
     yl = (rng.random((n, c)) < 0.3).astype(float)
     sl = rng.random((n, c))
     summary, _ = task_metrics(_task("multilabel", yl, sl))
-    ref = tm.binary_calibration_error(torch.tensor(sl.ravel()), torch.tensor(yl.ravel()).long(),
-                                      n_bins=15, norm="l1")
+    ref = tm.binary_calibration_error(
+        torch.tensor(sl.ravel()), torch.tensor(yl.ravel()).long(), n_bins=15, norm="l1"
+    )
     assert summary["ece"][0] == pytest.approx(float(ref), abs=1e-5)

@@ -14,8 +14,10 @@ from tests.evaluate.toy_model import FS, TASK, ToyModel, make_batches, predict
 
 SAMPLES = {
     "image": lambda rng: rng.normal(0.5, 0.2, (2, 3, 32, 32)),
-    "signal": lambda rng: np.sin(2 * np.pi * 1.2 * np.arange(1000) / 500)[None, None]
-    * np.ones((2, 12, 1)) + rng.normal(0, 0.05, (2, 12, 1000)),
+    "signal": lambda rng: (
+        np.sin(2 * np.pi * 1.2 * np.arange(1000) / 500)[None, None] * np.ones((2, 12, 1))
+        + rng.normal(0, 0.05, (2, 12, 1000))
+    ),
     "volume": lambda rng: rng.normal(0, 1, (2, 8, 16, 16)),
     "tabular": lambda rng: rng.normal(0, 1, (16, 10)),
 }
@@ -65,6 +67,11 @@ def test_signal_corruptions_have_the_right_physics():
         noisy = rb.CORRUPTIONS["white_noise"](x, sev, np.random.default_rng(0))
         measured = 10 * np.log10(np.mean(x**2) / np.mean((noisy - x) ** 2))
         assert measured == pytest.approx(snr, abs=0.3)
+    # bound to the input's sampling rate, mains stays at 50 Hz for a 360 Hz signal
+    x360 = np.random.default_rng(1).normal(0, 1, (1, 2, 3600))
+    bound = rb.corruptions_for("ecg", fs=360)["powerline_50hz"]
+    spec = np.abs(np.fft.rfft(bound(x360, 4, np.random.default_rng(0)) - x360, axis=-1))
+    assert np.fft.rfftfreq(3600, 1 / 360)[spec.mean((0, 1)).argmax()] == pytest.approx(50.0)
     dropped = rb.CORRUPTIONS["lead_dropout"](np.ones((4, 12, 10)), 5, np.random.default_rng(0))
     zero_leads = (np.abs(dropped).sum(-1) == 0).sum(1)
     assert (zero_leads == 9).all()  # 75 % of 12 leads, never all
@@ -97,8 +104,11 @@ def test_text_and_graph_corruptions():
     out = rb.token_dropout(texts, 5, np.random.default_rng(0))
     assert all(0 < len(o.split()) < len(texts[0].split()) for o in out)
     assert set(" ".join(out).split()) <= set(texts[0].split())
-    g = Data(x=torch.randn(20, 4), edge_index=torch.randint(0, 20, (2, 200)),
-             edge_attr=torch.arange(200, dtype=torch.float32))
+    g = Data(
+        x=torch.randn(20, 4),
+        edge_index=torch.randint(0, 20, (2, 200)),
+        edge_attr=torch.arange(200, dtype=torch.float32),
+    )
     batch = Batch.from_data_list([g, g])
     dropped = rb.CORRUPTIONS["edge_dropout"](batch, 3, np.random.default_rng(0))
     assert batch.edge_index.shape[1] == 400  # input untouched
@@ -106,17 +116,30 @@ def test_text_and_graph_corruptions():
     assert 200 < kept < 340
     assert dropped.edge_attr.shape[0] == kept
     # the kept edges keep their attributes
-    original = {(int(a), int(b), float(w)) for (a, b), w in
-                zip(batch.edge_index.T.tolist(), batch.edge_attr, strict=True)}
-    assert all((int(a), int(b), float(w)) in original for (a, b), w in
-               zip(dropped.edge_index.T.tolist(), dropped.edge_attr, strict=True))
+    original = {
+        (int(a), int(b), float(w))
+        for (a, b), w in zip(batch.edge_index.T.tolist(), batch.edge_attr, strict=True)
+    }
+    assert all(
+        (int(a), int(b), float(w)) in original
+        for (a, b), w in zip(dropped.edge_index.T.tolist(), dropped.edge_attr, strict=True)
+    )
 
 
 def test_registry():
     assert set(rb.corruptions_for("ecg")) == {
-        "white_noise", "baseline_wander", "powerline_50hz", "powerline_60hz", "lead_dropout"}
-    assert set(rb.corruptions_for("image")) == {"gaussian_noise", "gaussian_blur", "contrast",
-                                                "jpeg"}
+        "white_noise",
+        "baseline_wander",
+        "powerline_50hz",
+        "powerline_60hz",
+        "lead_dropout",
+    }
+    assert set(rb.corruptions_for("image")) == {
+        "gaussian_noise",
+        "gaussian_blur",
+        "contrast",
+        "jpeg",
+    }
     assert set(rb.corruptions_for("cxr_pa")) == set(rb.corruptions_for("image"))
     assert "frame_drop" in rb.corruptions_for("video")
     assert set(rb.corruptions_for("text")) == {"token_dropout"}
@@ -139,8 +162,10 @@ def test_robustness_sweep_with_a_torch_model(tmp_path):
     assert curve[-1] < curve[0] - 0.05  # 0 dB noise hurts the signal branch
     rr = result["relative_robustness"][TASK["key"]]
     assert 0 < rr < 1
-    assert rb.robustness_sweep(predict_fn, batches, "ecg", "white_noise", tasks=tasks,
-                               seed=0) == result
+    assert (
+        rb.robustness_sweep(predict_fn, batches, "ecg", "white_noise", tasks=tasks, seed=0)
+        == result
+    )
     # the original batches are not modified by a sweep
     assert torch.equal(batches[0]["inputs"]["ecg"], make_batches()[0]["inputs"]["ecg"])
     with pytest.raises(KeyError, match="no input 'eeg'"):
@@ -170,11 +195,13 @@ def test_relative_and_effective_robustness():
 
 
 def test_leave_one_site_out_has_no_patient_overlap():
-    frame = pd.DataFrame({
-        "sample_id": [f"s{i}" for i in range(9)],
-        "patient_id": ["p1", "p1", "p2", "p3", "p4", "p4", "p5", "p6", "p7"],
-        "meta": [json.dumps({"site": s}) for s in "AABBCACB"] + ["{}"],
-    })
+    frame = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(9)],
+            "patient_id": ["p1", "p1", "p2", "p3", "p4", "p4", "p5", "p6", "p7"],
+            "meta": [json.dumps({"site": s}) for s in "AABBCACB"] + ["{}"],
+        }
+    )
     parts = rb.partition_by_site(frame)
     assert {k: len(v) for k, v in parts.items()} == {"A": 3, "B": 3, "C": 2}
     folds = rb.leave_one_site_out(frame)

@@ -14,8 +14,13 @@ import pandas as pd
 import torch
 
 FS = 100.0
-TASK = {"key": "toy.disease", "dataset": "toy", "task": "disease", "type": "binary",
-        "classes": ["absent", "present"]}
+TASK = {
+    "key": "toy.disease",
+    "dataset": "toy",
+    "task": "disease",
+    "type": "binary",
+    "classes": ["absent", "present"],
+}
 
 
 class ToyModel(torch.nn.Module):
@@ -47,17 +52,25 @@ def make_batches(n_batches: int = 4, batch_size: int = 32, seed: int = 0) -> lis
         img = rng.normal(0, 0.5, (batch_size, 1, 16, 16))
         img[:, :, 4:12, 4:12] += (y * rng.uniform(0.0, 0.15, batch_size))[:, None, None, None]
         ids = [f"toy-b{b}-{i}" for i in range(batch_size)]
-        batches.append({
-            "inputs": {"ecg": torch.tensor(ecg, dtype=torch.float32),
-                       "image": torch.tensor(img, dtype=torch.float32)},
-            "input_mask": {"ecg": torch.ones(batch_size, dtype=torch.bool),
-                           "image": torch.ones(batch_size, dtype=torch.bool)},
-            "labels": {TASK["key"]: torch.tensor(y)},
-            "label_mask": {TASK["key"]: torch.ones(batch_size, dtype=torch.bool)},
-            "sample_id": ids, "patient_id": [f"p{b}-{i // 2}" for i in range(batch_size)],
-            "dataset": ["toy"] * batch_size, "split": ["test"] * batch_size,
-            "meta": [{"site": ["a", "b"][i % 2]} for i in range(batch_size)],
-        })
+        batches.append(
+            {
+                "inputs": {
+                    "ecg": torch.tensor(ecg, dtype=torch.float32),
+                    "image": torch.tensor(img, dtype=torch.float32),
+                },
+                "input_mask": {
+                    "ecg": torch.ones(batch_size, dtype=torch.bool),
+                    "image": torch.ones(batch_size, dtype=torch.bool),
+                },
+                "labels": {TASK["key"]: torch.tensor(y)},
+                "label_mask": {TASK["key"]: torch.ones(batch_size, dtype=torch.bool)},
+                "sample_id": ids,
+                "patient_id": [f"p{b}-{i // 2}" for i in range(batch_size)],
+                "dataset": ["toy"] * batch_size,
+                "split": ["test"] * batch_size,
+                "meta": [{"site": ["a", "b"][i % 2]} for i in range(batch_size)],
+            }
+        )
     return batches
 
 
@@ -70,11 +83,16 @@ def predict(model: ToyModel, batches: list[dict]) -> pd.DataFrame:
             p1 = torch.sigmoid(model(batch["inputs"], batch["input_mask"])).numpy()
             labels = batch["labels"][TASK["key"]].numpy()
             for i, sid in enumerate(batch["sample_id"]):
-                rows.append({
-                    "sample_id": sid, "patient_id": batch["patient_id"][i], "dataset": "toy",
-                    "task": TASK["key"], "split": "test",
-                    "label": np.array([labels[i]], np.float32),
-                    "scores": np.array([1 - p1[i], p1[i]], np.float32),
-                    "meta": json.dumps(batch["meta"][i]),
-                })
+                rows.append(
+                    {
+                        "sample_id": sid,
+                        "patient_id": batch["patient_id"][i],
+                        "dataset": "toy",
+                        "task": TASK["key"],
+                        "split": "test",
+                        "label": np.array([labels[i]], np.float32),
+                        "scores": np.array([1 - p1[i], p1[i]], np.float32),
+                        "meta": json.dumps(batch["meta"][i]),
+                    }
+                )
     return pd.DataFrame(rows)

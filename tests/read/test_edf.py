@@ -79,7 +79,9 @@ def test_mixed_sampling_rates(shared_data, tmp_path):
     x = _real_ecg(shared_data, 4)
     path = tmp_path / "mixed.edf"
     _write(path, [x[0].copy(), x[1, ::2].copy()], ["ECG1", "ECG2"], [360, 180])
-    with pytest.raises(RecordError, match="different sampling rates: ECG1=360 Hz, ECG2=180 Hz"):
+    with pytest.raises(
+        RecordError, match=r"different sampling rates: 360 Hz \(ECG1\); 180 Hz \(ECG2\)"
+    ):
         read_edf(path)
     sig = read_edf(path, mixed_rates="resample")
     assert sig.fs == 360.0 and sig.data.shape == (2, 1440)
@@ -145,3 +147,13 @@ def test_discontinuous_edf_plus_d_is_reported_not_joined(shared_data, tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(RecordError, match="not found"):
         read_edf(tmp_path / "none.edf")
+
+
+def test_bdf_roundtrip(shared_data, tmp_path):
+    x = _real_ecg(shared_data, 5)
+    path = tmp_path / "rec.bdf"  # pyEDFlib writes 24-bit BDF+ for this extension
+    _write(path, list(x), ["ECG1", "ECG2"], [360, 360])
+    assert path.read_bytes()[:1] == b"\xff"
+    sig = read_edf(path)
+    assert sig.meta["format"] == "bdf+" and sig.data.shape == (2, 1800)
+    np.testing.assert_allclose(sig.data, x, atol=10000 / 65535)  # 16-bit digital range

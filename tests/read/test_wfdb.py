@@ -112,3 +112,28 @@ def test_garbled_header(tmp_path):
     with pytest.raises(RecordError) as err:
         read_wfdb(tmp_path / "bad")
     assert err.value.path.endswith("bad.hea")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "gain"),
+    [("16", 200.0), ("24", 200.0), ("32", 200.0), ("80", 20.0), ("212", 200.0),
+     ("508", 20.0), ("516", 200.0), ("524", 200.0)],
+)  # fmt: skip
+def test_formats_written_by_wfdb_roundtrip(shared_data, tmp_path, fmt, gain):
+    """Every format wfdb can write (incl. FLAC 508/516/524), odd lengths, real MIT-BIH signal."""
+    import wfdb
+
+    ref = read_wfdb(shared_data / "wfdb" / "100").data[:, :3599].T.astype(np.float64)
+    wfdb.wrsamp(
+        "rec", fs=360, units=["mV", "mV"], sig_name=["MLII", "V5"], p_signal=ref,
+        fmt=[fmt, fmt], adc_gain=[gain, gain], baseline=[0, 0], write_dir=str(tmp_path),
+    )  # fmt: skip
+    sig = read_wfdb(tmp_path / "rec")
+    assert sig.data.shape == (2, 3599) and sig.meta["wfdb_fmt"] == [fmt]
+    np.testing.assert_allclose(sig.data.T, ref, atol=0.5 / gain + 1e-6)
+    if fmt in {"508", "516", "524"}:
+        return  # compressed: the size says nothing about the length
+    dat = tmp_path / "rec.dat"
+    dat.write_bytes(dat.read_bytes()[:-8])
+    with pytest.raises(RecordError, match="truncated"):
+        read_wfdb(tmp_path / "rec")

@@ -28,9 +28,10 @@ def toy_robustness(w_signal: float, w_image: float, seed: int = 0) -> dict:
     def predict_fn(bs):
         return predict(model, bs)
 
-    sweeps = [rb.robustness_sweep(predict_fn, batches, name, corr, tasks=tasks, seed=seed)
-              for name, corr in (("ecg", "white_noise"), ("ecg", "lead_dropout"),
-                                 ("image", "contrast"))]
+    sweeps = [
+        rb.robustness_sweep(predict_fn, batches, name, corr, tasks=tasks, seed=seed)
+        for name, corr in (("ecg", "white_noise"), ("ecg", "lead_dropout"), ("image", "contrast"))
+    ]
     drop = rb.modality_drop(predict_fn, batches, lambda f: rb.headline_scores(f, tasks))
     return {"split": "test", "seed": seed, "sweeps": sweeps, "modality_drop": drop}
 
@@ -39,17 +40,45 @@ def build_runs(root: Path, n_resamples: int = 200, evaluate: bool = True) -> lis
     """Single-task runs per task, two multitask runs (early, late fusion), few-shot k=1/8/32."""
     runs = []
     for t in TASKS:
-        runs.append(make_run(root, f"single-{t['dataset']}-{t['task']}", "single", tasks=[t],
-                             skill=0.8, seed=1,
-                             extra_config={"model": {"fusion": {"type": "none"},
-                                                     "encoders": {"ecg": {}}}}))
-    for name, fusion, skill, seed in (("multitask-early", "early", 1.1, 2),
-                                      ("multitask-late", "late", 0.9, 3)):
-        runs.append(make_run(root, name, "multitask", skill=skill, seed=seed, extra_config={
-            "model": {"fusion": {"type": fusion}, "encoders": {"ecg": {}, "image": {}}}}))
+        runs.append(
+            make_run(
+                root,
+                f"single-{t['dataset']}-{t['task']}",
+                "single",
+                tasks=[t],
+                skill=0.8,
+                seed=1,
+                extra_config={"model": {"fusion": {"type": "none"}, "encoders": {"ecg": {}}}},
+            )
+        )
+    for name, fusion, skill, seed in (
+        ("multitask-early", "early", 1.1, 2),
+        ("multitask-late", "late", 0.9, 3),
+    ):
+        runs.append(
+            make_run(
+                root,
+                name,
+                "multitask",
+                skill=skill,
+                seed=seed,
+                extra_config={
+                    "model": {"fusion": {"type": fusion}, "encoders": {"ecg": {}, "image": {}}}
+                },
+            )
+        )
     for k, skill in ((1, 0.2), (8, 0.6), (32, 1.0)):
-        runs.append(make_run(root, f"fewshot-k{k}", "fewshot", tasks=[TASKS[0]], skill=skill,
-                             seed=k, extra_config={"fewshot": {"k": k}}))
+        runs.append(
+            make_run(
+                root,
+                f"fewshot-k{k}",
+                "fewshot",
+                tasks=[TASKS[0]],
+                skill=skill,
+                seed=k,
+                extra_config={"fewshot": {"k": k}},
+            )
+        )
     write_json(root / "multitask-early" / "robustness.json", toy_robustness(8.0, 4.0))
     write_json(root / "multitask-late" / "robustness.json", toy_robustness(4.0, 7.0))
     if evaluate:

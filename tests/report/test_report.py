@@ -54,8 +54,15 @@ def test_html_structure(report):
     _, out, index = report
     page = _Page()
     page.feed(index.read_text())
-    for section in ("runs", "delta", "fewshot", "fusion", "robustness", "modality-drop",
-                    "subgroups"):
+    for section in (
+        "runs",
+        "delta",
+        "fewshot",
+        "fusion",
+        "robustness",
+        "modality-drop",
+        "subgroups",
+    ):
         assert section in page.ids
     assert sorted(page.imgs) == ["delta.png", "fewshot.png", "fusion.png", "robustness.png"]
     for img in page.imgs:  # real PNGs beside the page
@@ -123,11 +130,23 @@ def test_screenshot_renders(report, tmp_path):
     _, _, index = report
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         f"--screenshot={shot}", "--window-size=1280,2400", index.as_uri()],
-        check=True, capture_output=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1280,2400",
+            index.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 2400)

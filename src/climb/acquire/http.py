@@ -165,6 +165,7 @@ class Fetcher:
             if complete:
                 break
             hasher, hashed = hashlib.sha256(), 0  # the part was dropped: start from zero
+            self.progress.reset(job.label, 0)
 
         size = part.stat().st_size
         digest = hasher.hexdigest()
@@ -194,8 +195,11 @@ class Fetcher:
         with self.client.stream("GET", url, headers=headers, auth=auth) as resp:
             status = resp.status_code
             if status == 416 and offset:
-                # Nothing left to send: the part is complete if its size is right.
-                if job.size is None or offset == job.size:
+                # Nothing left to send: the part is complete if its size is the file's size.
+                total = re.match(r"bytes \*/(\d+)", resp.headers.get("content-range", ""))
+                expected = job.size if job.size is not None else (
+                    int(total.group(1)) if total else None)
+                if expected is None or offset == expected:
                     return 0, True
                 part.unlink()
                 return 0, False

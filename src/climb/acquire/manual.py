@@ -33,14 +33,14 @@ def instructions(entry: DatasetEntry, root: Path, missing: list[Source] | None =
     for text in entry.access.steps:
         step += 1
         lines.append(f"  {step}. {text}")
-    if entry.access.url:
-        lines.append(f"  page: {entry.access.url}")
     for src in sources:
         if src.instructions:
             step += 1
             lines.append(f"  {step}. {src.instructions.strip()}")
         if src.url and src.url != entry.access.url:
             lines.append(f"     from: {src.url}")
+    if entry.access.url:
+        lines.append(f"  page: {entry.access.url}")
     lines.append(f"  expected layout under {dataset_dir}/:")
     for src in sources:
         detail = []

@@ -1,21 +1,23 @@
 """What a download will do: the files of each dataset, their state on disk, missing access.
 
-`build_plan` turns catalog entries (or, with ``--subset``, the records a subset file selects
-from each source's RECORDS-style listing) into PlannedFiles; `render_plan` prints it for
-``--dry-run``.
+`build_plan` turns catalog entries into PlannedFiles: one per file source, and for a directory
+source (PhysioNet ``files/PROJECT/VERSION/``) or a ``--subset`` download, one per file of the
+records of the source's RECORDS-style listing; `render_plan` prints it for ``--dry-run``.
 
 Subset files are plain text, one entry per line, ``#`` starts a comment. An entry selects every
 record of the listing that is equal to it (``records500/00000/00001_hr``), lies under it as a
 directory (``files/p10/p10000032`` selects a MIMIC-CXR patient) or has it as its last path
-component (``00001_hr``). Each selected record is fetched as ``records_base + record + suffix``
-for every suffix in the source's ``record_files`` (default ``.hea`` and ``.dat``) and lands at
-``ROOT/NAME/record + suffix``; the source's ``subset_extras`` (metadata tables) come along.
+component (``00001_hr``). Each selected record is fetched as ``records_base + file`` for each
+of its files (`record_files`: the line itself when it has an extension, else WFDB ``.hea`` and
+``.dat``) and lands at the same relative path under the local directory of records_base
+(ROOT/NAME, or the source's `path` for a directory source); the source's `subset_extras`
+(metadata tables) come along.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin
 
 import httpx
@@ -28,6 +30,8 @@ from climb.acquire.lockfile import Lockfile
 from climb.acquire.redact import redact_url, scrub
 from climb.catalog.schema import DatasetEntry, Source
 from climb.errors import CatalogError
+
+MAX_ROWS = 40  # files shown per dataset by --dry-run
 
 
 @dataclass
@@ -146,16 +150,35 @@ def records_base(source: Source) -> str:
     return base if base.endswith("/") else base + "/"
 
 
-def _listing_text(source: Source, dataset_dir: Path, client: httpx.Client | None,
-                  fetch_listing) -> str:
-    """The RECORDS listing: from disk if present, else fetched with `fetch_listing`."""
-    assert source.records is not None
-    rel = _check_rel(source.records, "records listing")
-    local = dataset_dir / rel
+def base_local(source: Source, base: str) -> str:
+    """The directory under ROOT/NAME that corresponds to `base` (records_base).
+
+    A directory source maps its URL to its `path` (``.../2.1.0/files/`` -> ``files/``); the
+    base is that directory minus the URL's tail below the base. Otherwise: ROOT/NAME itself.
+    """
+    if source.url.endswith("/") and source.path.endswith("/") and source.url.startswith(base):
+        tail = source.url[len(base):]
+        if source.path.endswith(tail):
+            return source.path[: len(source.path) - len(tail)]
+    return ""
+
+
+def record_files(source: Source, record: str) -> list[str]:
+    """The files of one listed record (relative to records_base)."""
+    if source.record_files is not None:
+        return [record + sfx for sfx in source.record_files]
+    if PurePosixPath(record).suffix and not record.endswith("/"):
+        return [record]  # the listing names whole files (e.g. MIMIC-CXR IMAGE_FILENAMES)
+    return [record + ".hea", record + ".dat"]  # a WFDB record
+
+
+def _listing_text(source: Source, dataset_dir: Path, local_rel: str, url: str,
+                  client: httpx.Client | None, fetch_listing) -> str:
+    """The records listing: from disk if present, else fetched with `fetch_listing`."""
+    local = dataset_dir / local_rel
     if not local.is_file():
-        url = urljoin(records_base(source), source.records)
         if fetch_listing is not None:
-            fetch_listing(dataset_dir.name, source, url, rel)
+            fetch_listing(dataset_dir.name, source, url, local_rel)
         else:  # dry run: read it into memory, write nothing
             assert client is not None
             creds = credentials_for(source.auth, httpx.URL(url).host)
@@ -163,23 +186,56 @@ def _listing_text(source: Source, dataset_dir: Path, client: httpx.Client | None
             try:
                 resp = client.get(url, auth=auth)
             except httpx.HTTPError as err:
-                raise DownloadError(scrub(f"{rel}: cannot fetch the listing from "
+                raise DownloadError(scrub(f"{local_rel}: cannot fetch the listing from "
                                           f"{redact_url(url)}: {type(err).__name__}")) from None
             if resp.status_code != 200:
-                raise DownloadError(f"{rel}: HTTP {resp.status_code} fetching the listing "
+                raise DownloadError(f"{local_rel}: HTTP {resp.status_code} fetching the listing "
                                     f"from {redact_url(url)}")
             return resp.text
     return local.read_text(encoding="utf-8", errors="replace")
+
+
+def _expand(entry: DatasetEntry, src: Source, plan: DatasetPlan, lock: Lockfile,
+            wanted: list[str] | None, subset: Path | None, client, fetch_listing) -> None:
+    """Add the record files of a source with a listing (all of them, or the subset's)."""
+    base = records_base(src)
+    local_base = base_local(src, base)
+    where = f"{entry.name}/{src.records}"
+    assert src.records is not None
+    listing_rel = _check_rel(local_base + src.records, where)
+    try:
+        text = _listing_text(src, plan.dir, listing_rel, urljoin(base, src.records), client,
+                             fetch_listing)
+    except DownloadError as err:
+        if fetch_listing is not None:  # a real run cannot go on without it
+            raise
+        plan.notes.append(f"records listing unavailable: {err}")
+        return
+    records = [_check_rel(line, where) for line in text.splitlines()
+               if line.strip() and not line.startswith("#")]
+    if wanted is not None:
+        records = select(records, wanted, f"{subset} ({where})")
+    rels = list(src.subset_extras) if wanted is not None else []
+    rels += [f for r in records for f in record_files(src, r)]
+    page = _page(entry, src.url)
+    for rel in dict.fromkeys(rels):
+        rel = _check_rel(rel, where)
+        url = urljoin(base, rel)
+        pf = PlannedFile(entry.name, local_base + rel, [url], url, auth=src.auth, page=page)
+        _state(plan.dir, lock, pf)
+        plan.files.append(pf)
 
 
 def build_plan(entries: list[DatasetEntry], root: Path, *, subset: Path | None = None,
                client: httpx.Client | None = None, fetch_listing=None) -> list[DatasetPlan]:
     """Plan the download of `entries` under `root`.
 
-    With `subset`, sources that have a `records` listing are replaced by the selected record
-    files; the listing is fetched with `fetch_listing(dataset, source, url, rel)` (a real
-    download, kept on disk) or, when
-    that is None (dry run), read into memory with `client`.
+    A file source is one PlannedFile. A directory source (URL and path ending in ``/``, e.g.
+    PhysioNet ``files/PROJECT/VERSION/``) expands to every file of its `records` listing; with
+    `subset`, only sources with a listing are planned, expanded to the selected records plus
+    `subset_extras`. The listing is fetched with `fetch_listing(dataset, source, url, rel)`
+    (a real download, kept on disk) or, when that is None (dry run), read into memory with
+    `client`.
     """
     wanted = read_subset(subset) if subset is not None else None
     plans = []
@@ -204,29 +260,15 @@ def build_plan(entries: list[DatasetEntry], root: Path, *, subset: Path | None =
                 if not present:
                     plan.manual_missing.append(src)
                 plan.files.append(pf)
-                continue
-            if wanted is None:
+            elif wanted is not None or src.url.endswith("/"):
+                if not src.records:
+                    raise CatalogError(f"{entry.name}: source {src.url} is a directory without "
+                                       "a 'records' listing of its files; climb cannot list it")
+                _expand(entry, src, plan, lock, wanted, subset, client, fetch_listing)
+            else:
                 pf = PlannedFile(entry.name, src.path, resolve_urls(src.url, src.mirrors),
                                  src.url, src.sha256, src.size, src.auth, src.extract,
                                  _page(entry, src.url))
-                _state(dataset_dir, lock, pf)
-                plan.files.append(pf)
-                continue
-            try:
-                text = _listing_text(src, dataset_dir, client, fetch_listing)
-            except DownloadError as err:
-                plan.notes.append(f"records listing unavailable: {err}")
-                continue
-            records = [_check_rel(line, f"{entry.name}/{src.records}")
-                       for line in text.splitlines() if line.strip()
-                       and not line.startswith("#")]
-            chosen = select(records, wanted, f"{subset} ({entry.name}/{src.records})")
-            base = records_base(src)
-            rels = list(src.subset_extras) + [r + sfx for r in chosen for sfx in src.record_files]
-            for rel in dict.fromkeys(rels):
-                rel = _check_rel(rel, f"{entry.name}/{src.records}")
-                pf = PlannedFile(entry.name, rel, [urljoin(base, rel)], urljoin(base, rel),
-                                 auth=src.auth, page=_page(entry, src.url))
                 _state(dataset_dir, lock, pf)
                 plan.files.append(pf)
         needs_creds = entry.access.tier in ("credentialed", "registration")
@@ -258,10 +300,12 @@ def render_plan(plans: list[DatasetPlan], console: Console, root: Path) -> None:
                       title_justify="left")
         for col in ("path", "size", "state", "source"):
             table.add_column(col, justify="right" if col == "size" else "left")
-        for f in plan.files:
+        for f in plan.files[:MAX_ROWS]:
             size = _fmt_size(f.size) if f.size is not None else "?"
             extra = " +extract" if f.extract else ""
             table.add_row(f.rel, size, f.state + extra, scrub(redact_url(f.catalog_url)))
+        if len(plan.files) > MAX_ROWS:
+            table.add_row(f"... and {len(plan.files) - MAX_ROWS:,} more files", "", "", "")
         console.print(table)
         console.print(f"  access: {e.access.tier} - {e.access.gate}", highlight=False)
         size_txt = _fmt_size(plan.known_bytes)

@@ -74,8 +74,9 @@ class Source(_Strict):
     # (acquire) base URL the `records` listing and record files are relative to; derived for
     # PhysioNet URLs (https://physionet.org/files/PROJECT/VERSION/) when absent
     records_base: str | None = None
-    # (acquire) suffixes appended to each listed record ("" = the line is the file itself)
-    record_files: list[str] = Field(default_factory=lambda: [".hea", ".dat"])
+    # (acquire) suffixes appended to each listed record ("" = the line is the file itself);
+    # None = the line itself when it has a file extension, else WFDB's .hea + .dat
+    record_files: list[str] | None = None
     # (acquire) files under records_base always fetched with a subset (metadata tables)
     subset_extras: list[str] = Field(default_factory=list)
 

@@ -35,8 +35,9 @@ def metrics_table(document: dict) -> Table:
     table.add_column("worst group", justify="left")
     for key, task in document["tasks"].items():
         worst = task.get("worst_group")
-        worst_text = (f"{worst['attribute']}={worst['group']}: {worst['value']:.3f}"
-                      if worst else "-")
+        worst_text = (
+            f"{worst['attribute']}={worst['group']}: {worst['value']:.3f}" if worst else "-"
+        )
         cells = [_fmt(task["metrics"][m]) if m in task["metrics"] else "" for m in shown]
         table.add_row(key, f"{task['n_samples']} ({task['n_patients']})", *cells, worst_text)
     return table
@@ -59,15 +60,21 @@ def run_robustness(run_dir: Path, store: str | None, split: str, seed: int) -> d
     data = config.get("data", {})
     store = store or data.get("store")
     if not store or not Path(store).exists():
-        raise RunError(f"{run_dir}: --robustness needs the prepared store (--store STORE); "
-                       f"config has {data.get('store')!r}")
+        raise RunError(
+            f"{run_dir}: --robustness needs the prepared store (--store STORE); "
+            f"config has {data.get('store')!r}"
+        )
     inputs = data.get("inputs") or list(config.get("model", {}).get("encoders", {}))
     dataset = StoreDataset(store, data.get("datasets"), split=split, inputs=inputs or None)
     if len(dataset) == 0:
         raise RunError(f"{store}: no rows in split {split!r}")
     batch_size = int(data.get("eval_batch_size") or data.get("batch_size") or 32)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                        collate_fn=Collator(tasks, inputs=inputs or None))
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=Collator(tasks, inputs=inputs or None),
+    )
     batches = list(loader)
     specs = {t.key: {"key": t.key, "type": t.type, "classes": list(t.classes)} for t in tasks}
 
@@ -78,14 +85,32 @@ def run_robustness(run_dir: Path, store: str | None, split: str, seed: int) -> d
     names = sorted({name for b in batches for name in b["inputs"]})
     for name in names:
         try:
-            corruptions = rb.corruptions_for(name)
+            corruptions = rb.corruptions_for(name, fs=_sampling_rate(dataset, name))
         except ValueError:
             continue
         for corruption in corruptions.values():
-            sweeps.append(rb.robustness_sweep(predict_fn, batches, name, corruption,
-                                              tasks=specs, seed=seed))
+            sweeps.append(
+                rb.robustness_sweep(predict_fn, batches, name, corruption, tasks=specs, seed=seed)
+            )
     drop = rb.modality_drop(predict_fn, batches, lambda f: rb.headline_scores(f, specs))
     return {"split": split, "seed": seed, "sweeps": sweeps, "modality_drop": drop}
+
+
+def _sampling_rate(dataset: Any, name: str) -> float | None:
+    """The stored sampling rate of input ``name`` (its ``input.NAME.attrs``), if any."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    column = f"input.{name}.attrs"
+    for path in dict.fromkeys(getattr(dataset, "files", [])):
+        if column not in pq.read_schema(path).names:
+            continue
+        for text in pq.read_table(path, columns=[column]).column(0).to_pylist():
+            rate = json.loads(text or "{}").get("sampling_rate")
+            if rate:
+                return float(rate)
+    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -96,17 +121,20 @@ def register(app: typer.Typer) -> None:
         run_dir: Path = typer.Argument(..., help="run directory written by `climb train`"),
         store: str | None = typer.Option(None, "--store", help="prepared store (robustness)"),
         split: str = typer.Option("test", "--split", help="split to evaluate"),
-        bootstrap: int = typer.Option(DEFAULT_RESAMPLES, "--bootstrap",
-                                      help="patient-level bootstrap resamples (0 = none)"),
+        bootstrap: int = typer.Option(
+            DEFAULT_RESAMPLES, "--bootstrap", help="patient-level bootstrap resamples (0 = none)"
+        ),
         seed: int = typer.Option(DEFAULT_SEED, "--seed", help="bootstrap/corruption seed"),
-        robustness: bool = typer.Option(False, "--robustness",
-                                        help="also run corruption sweeps + modality drop"),
+        robustness: bool = typer.Option(
+            False, "--robustness", help="also run corruption sweeps + modality drop"
+        ),
     ) -> None:
         """Metrics with 95% patient-level bootstrap CIs and subgroups -> RUN/metrics.json."""
         if not run_dir.is_dir():
             raise RunError(f"{run_dir}: not a directory")
-        document = evaluate_run(run_dir, split=split, n_resamples=bootstrap, seed=seed,
-                                progress=True)
+        document = evaluate_run(
+            run_dir, split=split, n_resamples=bootstrap, seed=seed, progress=True
+        )
         path = write_json(run_dir / "metrics.json", document)
         console = Console()
         console.print(metrics_table(document))

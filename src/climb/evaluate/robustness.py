@@ -20,6 +20,7 @@ Summary numbers (see :func:`relative_robustness`, :func:`effective_robustness`):
 from __future__ import annotations
 
 import copy
+import inspect
 import io
 import json
 import math
@@ -66,8 +67,9 @@ def _to_numpy(x: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     if torch is not None and isinstance(x, torch.Tensor):
         dtype, device = x.dtype, x.device
         arr = x.detach().cpu().numpy()
-        return arr, lambda a: torch.as_tensor(np.ascontiguousarray(a)).to(device=device,
-                                                                           dtype=dtype)
+        return arr, lambda a: torch.as_tensor(np.ascontiguousarray(a)).to(
+            device=device, dtype=dtype
+        )
     arr = np.asarray(x)
     return arr, lambda a: a.astype(arr.dtype, copy=False)
 
@@ -274,15 +276,39 @@ CORRUPTIONS: dict[str, Corruption] = {
 
 # Input names (batch["inputs"] keys) -> modality kind; matched on the name or its prefix.
 INPUT_KINDS = {
-    "image": "image", "cxr": "image", "xray": "image", "fundus": "image", "derm": "image",
-    "mammo": "image", "pathology": "image", "oct": "image", "ultrasound": "image",
-    "ecg": "signal", "eeg": "signal", "emg": "signal", "ppg": "signal", "signal": "signal",
-    "eog": "signal", "resp": "signal",
-    "volume": "volume", "ct": "volume", "mri": "volume", "pet": "volume", "video": "volume",
+    "image": "image",
+    "cxr": "image",
+    "xray": "image",
+    "fundus": "image",
+    "derm": "image",
+    "mammo": "image",
+    "pathology": "image",
+    "oct": "image",
+    "ultrasound": "image",
+    "ecg": "signal",
+    "eeg": "signal",
+    "emg": "signal",
+    "ppg": "signal",
+    "signal": "signal",
+    "eog": "signal",
+    "resp": "signal",
+    "volume": "volume",
+    "ct": "volume",
+    "mri": "volume",
+    "pet": "volume",
+    "video": "volume",
     "echo": "volume",
-    "text": "text", "report": "text", "notes": "text",
-    "graph": "graph", "molecule": "graph", "protein": "graph", "connectome": "graph",
-    "tabular": "tabular", "ehr": "tabular", "labs": "tabular", "expression": "tabular",
+    "text": "text",
+    "report": "text",
+    "notes": "text",
+    "graph": "graph",
+    "molecule": "graph",
+    "protein": "graph",
+    "connectome": "graph",
+    "tabular": "tabular",
+    "ehr": "tabular",
+    "labs": "tabular",
+    "expression": "tabular",
     "genomics": "tabular",
 }
 
@@ -302,10 +328,24 @@ def modality_kind(input_name: str) -> str:
     )
 
 
-def corruptions_for(input_name: str) -> dict[str, Corruption]:
-    """The corruptions that apply to an input (by input name or modality kind)."""
+def corruptions_for(input_name: str, fs: float | None = None) -> dict[str, Corruption]:
+    """The corruptions that apply to an input (by input name or modality kind).
+
+    ``fs`` (Hz) is the input's sampling rate; signal corruptions that depend on time
+    (baseline wander, powerline) are bound to it (default 500 Hz when not given).
+    """
     kind = modality_kind(input_name)
-    return {name: c for name, c in CORRUPTIONS.items() if c.kind == kind}
+    out = {name: c for name, c in CORRUPTIONS.items() if c.kind == kind}
+    if fs is not None:
+        for name, c in out.items():
+            if "fs" in inspect.signature(c.fn).parameters:
+                out[name] = Corruption(
+                    c.name,
+                    c.kind,
+                    partial(c.fn, fs=float(fs)),
+                    f"{c.description} (fs {float(fs):g} Hz)",
+                )
+    return out
 
 
 # ---------------------------------------------------------------- sweeps
@@ -314,8 +354,9 @@ PredictFn = Callable[[list[dict]], pd.DataFrame]
 ScoreFn = Callable[[pd.DataFrame], dict[str, float]]
 
 
-def corrupt_batch(batch: dict, input_name: str, corruption: Corruption, severity: int,
-                  rng: np.random.Generator) -> dict:
+def corrupt_batch(
+    batch: dict, input_name: str, corruption: Corruption, severity: int, rng: np.random.Generator
+) -> dict:
     """A shallow copy of ``batch`` with ``batch["inputs"][input_name]`` corrupted."""
     if input_name not in batch["inputs"]:
         raise KeyError(f"batch has no input {input_name!r}; inputs: {sorted(batch['inputs'])}")
@@ -361,17 +402,16 @@ def robustness_sweep(
     per_task: dict[str, list[float | None]] = {}
     for severity in severities:
         corrupted = [
-            corrupt_batch(b, input_name, corruption, severity,
-                          np.random.default_rng([seed, int(severity), i]))
+            corrupt_batch(
+                b, input_name, corruption, severity, np.random.default_rng([seed, int(severity), i])
+            )
             for i, b in enumerate(batches)
         ]
         scores = score_fn(predict_fn(corrupted))
         for task, value in scores.items():
             per_task.setdefault(task, []).append(value)
     curves = {t: v for t, v in per_task.items() if len(v) == len(severities)}
-    mean = [
-        _mean([curves[t][i] for t in curves]) for i in range(len(severities))
-    ]
+    mean = [_mean([curves[t][i] for t in curves]) for i in range(len(severities))]
     return {
         "input": input_name,
         "corruption": corruption.name,
@@ -387,8 +427,9 @@ def robustness_sweep(
     }
 
 
-def modality_drop(predict_fn: PredictFn, batches: Iterable[dict],
-                  score_fn: ScoreFn | None = None) -> dict[str, dict[str, float | None]]:
+def modality_drop(
+    predict_fn: PredictFn, batches: Iterable[dict], score_fn: ScoreFn | None = None
+) -> dict[str, dict[str, float | None]]:
     """Metric with all inputs, then with each input masked out (``input_mask[name] = False``
     for every sample): ``{"none": {task: m}, "drop:ecg": {...}, ...}``."""
     score_fn = score_fn or headline_scores
@@ -419,8 +460,9 @@ def _all_false(mask: Any) -> Any:
     return np.zeros(np.shape(mask), dtype=bool)
 
 
-def headline_scores(predictions: pd.DataFrame, tasks: dict[str, dict] | None = None
-                    ) -> dict[str, float | None]:
+def headline_scores(
+    predictions: pd.DataFrame, tasks: dict[str, dict] | None = None
+) -> dict[str, float | None]:
     """Headline metric (macro AUROC / MAE) of each task in a predictions frame.
 
     ``tasks`` is ``{key: {type, classes}}`` (tasks.json); without it the type is inferred:
@@ -430,8 +472,9 @@ def headline_scores(predictions: pd.DataFrame, tasks: dict[str, dict] | None = N
     return {k: v for k, (_, v) in _headline(predictions, tasks).items()}
 
 
-def _headline(predictions: pd.DataFrame, tasks: dict[str, dict] | None
-              ) -> dict[str, tuple[str, float | None]]:
+def _headline(
+    predictions: pd.DataFrame, tasks: dict[str, dict] | None
+) -> dict[str, tuple[str, float | None]]:
     from climb.evaluate.metrics import HEADLINE, task_metrics
     from climb.evaluate.run import task_arrays
 
@@ -460,8 +503,9 @@ def _infer_spec(predictions: pd.DataFrame, key: str) -> dict:
 # ---------------------------------------------------------------- summaries
 
 
-def relative_robustness(severities: Sequence[float], values: Sequence[float | None]
-                        ) -> float | None:
+def relative_robustness(
+    severities: Sequence[float], values: Sequence[float | None]
+) -> float | None:
     """Normalized area under the metric-vs-severity curve, severity 0 being the clean metric.
 
     ``RR = trapezoid(m(s) / m(0), s) / (s_max - s_0)``: 1.0 = no loss at any severity. For
@@ -479,8 +523,9 @@ def relative_robustness(severities: Sequence[float], values: Sequence[float | No
     return float(np.trapezoid(v / v[0], s) / (s[-1] - s[0]))
 
 
-def relative_robustness_for(metric: str, severities: Sequence[float],
-                            values: Sequence[float | None]) -> float | None:
+def relative_robustness_for(
+    metric: str, severities: Sequence[float], values: Sequence[float | None]
+) -> float | None:
     """:func:`relative_robustness` that inverts error metrics (MAE, RMSE, ECE) first."""
     from climb.evaluate.metrics import LOWER_IS_BETTER
 
@@ -526,8 +571,9 @@ def write_robustness(path: Any, document: dict) -> None:
     write_json(path, document)
 
 
-def leave_one_site_out(frame: pd.DataFrame, site_key: str = "site"
-                       ) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+def leave_one_site_out(
+    frame: pd.DataFrame, site_key: str = "site"
+) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
     """Train-on-other-sites / test-on-one-site partitions of records or predictions.
 
     ``frame`` has a ``meta`` column (JSON string or dict) holding ``site``; rows without a
@@ -549,6 +595,7 @@ def leave_one_site_out(frame: pd.DataFrame, site_key: str = "site"
 
 def partition_by_site(frame: pd.DataFrame, site_key: str = "site") -> dict[str, pd.DataFrame]:
     """``{site: rows}`` from the ``meta`` column; rows without a site are left out."""
+
     def site_of(meta: Any) -> str | None:
         if isinstance(meta, str):
             try:

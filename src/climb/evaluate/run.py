@@ -228,10 +228,13 @@ def load_task_arrays(run_dir: str | Path, split: str) -> dict[str, TaskArrays]:
         return {}
     unknown = sorted(set(frame["task"]) - set(tasks))
     if unknown:
-        raise RunError(f"{Path(run_dir) / 'predictions' / split}.parquet: tasks {unknown} "
-                       "are not in tasks.json")
-    return {key: task_arrays(frame, spec) for key, spec in tasks.items()
-            if (frame["task"] == key).any()}
+        raise RunError(
+            f"{Path(run_dir) / 'predictions' / split}.parquet: tasks {unknown} "
+            "are not in tasks.json"
+        )
+    return {
+        key: task_arrays(frame, spec) for key, spec in tasks.items() if (frame["task"] == key).any()
+    }
 
 
 def evaluate_run(

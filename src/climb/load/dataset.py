@@ -1,10 +1,12 @@
 """Map-style torch Dataset over one or more prepared datasets (random access by row).
 
 Only a small index lives in memory (row-group boundaries from the Parquet footers); a sample
-is read with one Parquet row-group read from a memory-mapped file. Each DataLoader worker
-opens its own file handles lazily (after fork/spawn) and keeps a tiny LRU cache of decoded
-row groups, so sequential and shard-local access cost one read per row group; nothing of
-the dataset is copied per worker.
+is read with one Parquet row-group read (row groups are sized at `prepare` for random
+access; payload columns are uncompressed, so a read is a copy from the page cache). Each
+DataLoader worker opens its own file handles lazily (after fork/spawn) and keeps a tiny LRU
+cache of decoded row groups; nothing of the dataset is copied per worker, and peak memory
+does not grow with the dataset (``memory_map=True`` maps the files instead, which counts
+touched pages in the process RSS).
 """
 
 from __future__ import annotations
@@ -40,11 +42,21 @@ def decode_encoded(data: bytes, encoding: str | None) -> np.ndarray:
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
+def channels_first(image: np.ndarray) -> np.ndarray:
+    """H x W -> 1 x H x W; H x W x C (C in 1, 3, 4) -> C x H x W (a view); else unchanged."""
+    if image.ndim == 2:
+        return image[None]
+    if image.ndim == 3 and image.shape[-1] in (1, 3, 4) and image.shape[0] not in (1, 3, 4):
+        return image.transpose(2, 0, 1)
+    return image
+
+
 def to_sample(row: dict[str, Any], decode: bool = True) -> dict[str, Any]:
     """A decoded store row -> the per-sample dict that :class:`climb.load.Collator` batches.
 
     ``labels`` are keyed by task_key (``dataset.task``); encoded images/videos are decoded
-    to channel-first uint8 arrays when ``decode`` is true.
+    to channel-first uint8 arrays when ``decode`` is true, and array inputs named ``image``
+    (stored H x W [x C], as records hold them) are made channel-first.
     """
     dataset = row["dataset"]
     inputs = {}
@@ -52,6 +64,8 @@ def to_sample(row: dict[str, Any], decode: bool = True) -> dict[str, Any]:
         attrs = row.get("input_attrs", {}).get(name, {})
         if decode and isinstance(value, bytes | bytearray):
             value = decode_encoded(value, attrs.get("encoding"))
+        elif name == "image" and isinstance(value, np.ndarray):
+            value = channels_first(value)
         inputs[name] = value
     return {
         "inputs": inputs,
@@ -80,6 +94,7 @@ class StoreDataset(torch.utils.data.Dataset):
         inputs: Sequence[str] | None = None,
         decode: bool = True,
         cache_row_groups: int = 2,
+        memory_map: bool = False,
     ):
         if isinstance(store, str | Path):
             self.datasets: list[PreparedDataset] = open_store(store, names)
@@ -88,6 +103,7 @@ class StoreDataset(torch.utils.data.Dataset):
         self.split = split
         self.decode = decode
         self.cache_size = max(1, cache_row_groups)
+        self.memory_map = memory_map
         self.tasks: list[TaskSpec] = [
             t for ds in self.datasets for t in task_specs_from_manifest(ds.manifest)
         ]
@@ -149,7 +165,7 @@ class StoreDataset(torch.utils.data.Dataset):
             self._handles, self._cache, self._pid = {}, OrderedDict(), os.getpid()
         handle = self._handles.get(f)
         if handle is None:
-            handle = pq.ParquetFile(self.files[f], memory_map=True)
+            handle = pq.ParquetFile(self.files[f], memory_map=self.memory_map)
             self._handles[f] = handle
         return handle
 

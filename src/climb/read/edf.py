@@ -118,6 +118,18 @@ def _select(labels: list[str], channels: ChannelSelector, path: Path) -> list[in
     return [lookup[c.strip().upper()] for c in channels]
 
 
+def describe_rates(names: list[str], rates: list[float]) -> str:
+    """ "250 Hz (EEG FP1-REF, EEG FP2-REF, +19 more); 1 Hz (BURSTS)" for an error message."""
+    groups: dict[float, list[str]] = {}
+    for name, rate in zip(names, rates, strict=True):
+        groups.setdefault(rate, []).append(name)
+    parts = []
+    for rate, members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(members[:3]) + (f", +{len(members) - 3} more" if len(members) > 3 else "")
+        parts.append(f"{rate:g} Hz ({shown})")
+    return "; ".join(parts)
+
+
 def _unify_rates(
     rows: list[np.ndarray], rates: list[float], names: list[str], mixed_rates: str, path: Path
 ) -> tuple[np.ndarray, float, list[str]]:
@@ -125,7 +137,7 @@ def _unify_rates(
     resampled: list[str] = []
     if len(set(rates)) > 1:
         if mixed_rates != "resample":
-            listing = ", ".join(f"{n}={r:g} Hz" for n, r in zip(names, rates, strict=True))
+            listing = describe_rates(names, rates)
             raise RecordError(path, f"channels have different sampling rates: {listing}")
         from fractions import Fraction
 
@@ -182,7 +194,7 @@ def _read_mne(path: Path, channels: ChannelSelector, mixed_rates: str) -> tuple:
     native = {lab: n for lab, n in zip(hdr["labels"], hdr["nsamp"], strict=True)}
     rates = [native.get(n, 0) / hdr["record_s"] if hdr["record_s"] else 0.0 for n in names]
     if len(set(rates)) > 1 and mixed_rates != "resample":
-        listing = ", ".join(f"{n}={r:g} Hz" for n, r in zip(names, rates, strict=True))
+        listing = describe_rates(names, rates)
         raise RecordError(path, f"channels have different sampling rates: {listing}")
     data = raw.get_data(picks=[raw.ch_names[i] for i in picked]).astype(np.float32)
     orig = getattr(raw, "_orig_units", {}) or {}

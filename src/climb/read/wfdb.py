@@ -28,6 +28,7 @@ import wfdb
 from wfdb.io import _signal
 
 from climb.errors import RecordError
+from climb.read.edf import describe_rates
 from climb.read.signal import Signal
 
 # Bytes per sample of the uncompressed formats (FLAC formats 508/516/524 cannot be size-checked)
@@ -130,9 +131,8 @@ def read_wfdb(
     meta_extra: dict = {}
     if len(rates) > 1:
         if mixed_rates != "resample":
-            pairs = zip(keep, spf, strict=True)
-            listing = ", ".join(
-                f"{record.sig_name[i]}={float(record.fs) * k:g} Hz" for i, k in pairs
+            listing = describe_rates(
+                [str(record.sig_name[i]) for i in keep], [float(record.fs) * k for k in spf]
             )
             raise RecordError(header, f"channels have different sampling rates: {listing}")
         meta_extra["resampled_channels"] = [

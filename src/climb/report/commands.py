@@ -21,13 +21,16 @@ def register(app: typer.Typer) -> None:
         run_dirs: list[Path] = typer.Argument(..., help="run directories"),
         out: Path = typer.Option(..., "--out", help="output directory (index.html, report.md)"),
         split: str = typer.Option("test", "--split", help="split the metrics refer to"),
-        bootstrap: int = typer.Option(DEFAULT_RESAMPLES, "--bootstrap",
-                                      help="paired bootstrap resamples for deltas"),
+        bootstrap: int = typer.Option(
+            DEFAULT_RESAMPLES, "--bootstrap", help="paired bootstrap resamples for deltas"
+        ),
         seed: int = typer.Option(DEFAULT_SEED, "--seed", help="bootstrap seed"),
     ) -> None:
         """Tables and plots (multitask vs single-task, few-shot, fusion, robustness,
         subgroups) from run files -> OUT/index.html and OUT/report.md."""
-        runs = [load_run_info(r, split, bootstrap, seed)
-                for r in track(run_dirs, description="reading runs")]
+        runs = [
+            load_run_info(r, split, bootstrap, seed)
+            for r in track(run_dirs, description="reading runs")
+        ]
         index = write_report(runs, out, split, bootstrap, seed)
         Console().print(f"wrote {index} and {index.parent / 'report.md'}")

@@ -53,8 +53,9 @@ class Section:
     figure: str | None = None  # PNG file name beside index.html
 
 
-def build_sections(runs: list[RunInfo], out: Path, split: str, n_resamples: int,
-                   seed: int) -> list[Section]:
+def build_sections(
+    runs: list[RunInfo], out: Path, split: str, n_resamples: int, seed: int
+) -> list[Section]:
     """Compute every table and draw every figure into ``out``."""
     delta = delta_table(runs, split, n_resamples, seed)
     fewshot = fewshot_table(runs)
@@ -71,21 +72,49 @@ def build_sections(runs: list[RunInfo], out: Path, split: str, n_resamples: int,
         return figures[key].name if figures[key] else None
 
     return [
-        Section("runs", "Runs", f"Headline metric of each task on the {split} split with 95% "
-                "patient-level bootstrap CIs.", overview_table(runs)),
-        Section("delta", "Multitask vs single-task",
-                "Per dataset and task, the multitask run minus the single-task run.", delta,
-                name("delta")),
-        Section("fewshot", "Few-shot curves", "Metric vs shots per class (k).", fewshot,
-                name("fewshot")),
-        Section("fusion", "Fusion comparison", "Headline metric per fusion method.", fusion,
-                name("fusion")),
-        Section("robustness", "Robustness", "Metric vs corruption severity (0 = clean).",
-                robust, name("robustness")),
-        Section("modality-drop", "Modality drop", "Metric with each input masked out.",
-                modality_drop_table(runs)),
-        Section("subgroups", "Subgroups", "Headline metric per site, sex, age bucket and "
-                "dataset.", subgroup_table(runs)),
+        Section(
+            "runs",
+            "Runs",
+            f"Headline metric of each task on the {split} split with 95% "
+            "patient-level bootstrap CIs.",
+            overview_table(runs),
+        ),
+        Section(
+            "delta",
+            "Multitask vs single-task",
+            "Per dataset and task, the multitask run minus the single-task run.",
+            delta,
+            name("delta"),
+        ),
+        Section(
+            "fewshot", "Few-shot curves", "Metric vs shots per class (k).", fewshot, name("fewshot")
+        ),
+        Section(
+            "fusion",
+            "Fusion comparison",
+            "Headline metric per fusion method.",
+            fusion,
+            name("fusion"),
+        ),
+        Section(
+            "robustness",
+            "Robustness",
+            "Metric vs corruption severity (0 = clean).",
+            robust,
+            name("robustness"),
+        ),
+        Section(
+            "modality-drop",
+            "Modality drop",
+            "Metric with each input masked out.",
+            modality_drop_table(runs),
+        ),
+        Section(
+            "subgroups",
+            "Subgroups",
+            "Headline metric per site, sex, age bucket and dataset.",
+            subgroup_table(runs),
+        ),
     ]
 
 
@@ -102,8 +131,11 @@ def table_html(table: Table) -> str:
     for row in table.rows:
         cls = ' class="worst"' if table.title == "Subgroups" and row[-1] else ""
         cells = "".join(
-            f'<td class="num">{html.escape(c)}</td>' if _looks_numeric(c)
-            else f"<td>{html.escape(c)}</td>" for c in row)
+            f'<td class="num">{html.escape(c)}</td>'
+            if _looks_numeric(c)
+            else f"<td>{html.escape(c)}</td>"
+            for c in row
+        )
         body.append(f"<tr{cls}>{cells}</tr>")
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
@@ -139,8 +171,12 @@ def render_html(sections: list[Section], runs: list[RunInfo], split: str) -> str
 
 
 def render_markdown(sections: list[Section], runs: list[RunInfo], split: str) -> str:
-    lines = ["# climb evaluation report", "",
-             f"Runs: {', '.join(r.name for r in runs)}; split: {split}.", ""]
+    lines = [
+        "# climb evaluation report",
+        "",
+        f"Runs: {', '.join(r.name for r in runs)}; split: {split}.",
+        "",
+    ]
     for s in sections:
         lines += [f"## {s.title}", "", s.intro, ""]
         if s.figure:
@@ -149,8 +185,13 @@ def render_markdown(sections: list[Section], runs: list[RunInfo], split: str) ->
     return "\n".join(lines)
 
 
-def write_report(runs: list[RunInfo], out: str | Path, split: str = "test",
-                 n_resamples: int = 1000, seed: int = 0) -> Path:
+def write_report(
+    runs: list[RunInfo],
+    out: str | Path,
+    split: str = "test",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> Path:
     """Write ``out/index.html``, ``out/report.md`` and the PNGs; return the HTML path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,12 @@ DPI = 110
 
 def _err(records: list[dict]) -> np.ndarray:
     """Asymmetric error bars [2, n] from {value, ci}; 0 where the CI is missing."""
-    lo = [r["value"] - r["ci"][0] if r.get("ci") and r["ci"][0] is not None else 0.0
-          for r in records]
-    hi = [r["ci"][1] - r["value"] if r.get("ci") and r["ci"][1] is not None else 0.0
-          for r in records]
+    lo = [
+        r["value"] - r["ci"][0] if r.get("ci") and r["ci"][0] is not None else 0.0 for r in records
+    ]
+    hi = [
+        r["ci"][1] - r["value"] if r.get("ci") and r["ci"][1] is not None else 0.0 for r in records
+    ]
     return np.array([lo, hi])
 
 
@@ -64,23 +66,38 @@ def fusion_plot(records: list[dict], path: Path) -> Path | None:
     metrics = sorted({r["metric"] for r in records})
     methods = sorted({r["fusion"] for r in records})
     n_tasks = [len({r["task"] for r in records if r["metric"] == m}) for m in metrics]
-    fig, axes = plt.subplots(1, len(metrics), squeeze=False,
-                             figsize=(max(6.4, 2.2 * sum(n_tasks) + 1.5), 4.0),
-                             gridspec_kw={"width_ratios": n_tasks})
+    fig, axes = plt.subplots(
+        1,
+        len(metrics),
+        squeeze=False,
+        figsize=(max(6.4, 2.2 * sum(n_tasks) + 1.5), 4.0),
+        gridspec_kw={"width_ratios": n_tasks},
+    )
     width = 0.8 / len(methods)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes[0], metrics, strict=True):
         subset = [r for r in records if r["metric"] == metric]
         tasks = sorted({r["task"] for r in subset})
         for j, method in enumerate(methods):
-            present = [(i, r) for i, t in enumerate(tasks) for r in subset
-                       if r["task"] == t and r["fusion"] == method]
+            present = [
+                (i, r)
+                for i, t in enumerate(tasks)
+                for r in subset
+                if r["task"] == t and r["fusion"] == method
+            ]
             if not present:
                 continue
             xs = [i + (j - (len(methods) - 1) / 2) * width for i, _ in present]
             rows = [r for _, r in present]
-            ax.bar(xs, [r["value"] for r in rows], width, yerr=_err(rows), capsize=4,
-                   label=method, color=colors[j % len(colors)])
+            ax.bar(
+                xs,
+                [r["value"] for r in rows],
+                width,
+                yerr=_err(rows),
+                capsize=4,
+                label=method,
+                color=colors[j % len(colors)],
+            )
         ax.set_xticks(range(len(tasks)), tasks, rotation=15, fontsize=8)
         better = "lower is better" if metric in ("mae", "rmse") else "higher is better"
         ax.set_ylabel(f"{metric} ({better})", fontsize=9)
@@ -90,8 +107,15 @@ def fusion_plot(records: list[dict], path: Path) -> Path | None:
             ax.set_ylim(max(0.0, floor - 0.05), 1.0)
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8,
-               title="fusion", title_fontsize=8)
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=len(methods),
+        fontsize=8,
+        title="fusion",
+        title_fontsize=8,
+    )
     fig.suptitle("Fusion methods (95% CI)")
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=DPI)
@@ -120,7 +144,7 @@ def robustness_plot(records: list[dict], path: Path) -> Path | None:
         ax.set_ylabel(", ".join(sorted(names)) or "metric", fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in axes.ravel()[len(panels):]:
+    for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     return _save(fig, path)
 
@@ -133,17 +157,27 @@ def delta_plot(records: list[dict], path: Path) -> Path | None:
         return None
     metrics = sorted({r["metric"] for r in records})
     heights = [sum(r["metric"] == m for r in records) for m in metrics]
-    fig, axes = plt.subplots(len(metrics), 1, squeeze=False,
-                             figsize=(7.5, 0.42 * sum(heights) + 1.3 * len(metrics)),
-                             gridspec_kw={"height_ratios": heights})
+    fig, axes = plt.subplots(
+        len(metrics),
+        1,
+        squeeze=False,
+        figsize=(7.5, 0.42 * sum(heights) + 1.3 * len(metrics)),
+        gridspec_kw={"height_ratios": heights},
+    )
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
         rows = [r for r in records if r["metric"] == metric]
         ys = np.arange(len(rows))[::-1]
-        ax.errorbar([r["diff"]["value"] for r in rows], ys,
-                    xerr=_err([r["diff"] for r in rows]), fmt="o", capsize=4)
+        ax.errorbar(
+            [r["diff"]["value"] for r in rows],
+            ys,
+            xerr=_err([r["diff"] for r in rows]),
+            fmt="o",
+            capsize=4,
+        )
         ax.axvline(0, color="grey", lw=1, ls="--")
-        ax.set_yticks(ys, [f"{r['task']}\n{r['multi_run']} - {r['single_run']}" for r in rows],
-                      fontsize=7)
+        ax.set_yticks(
+            ys, [f"{r['task']}\n{r['multi_run']} - {r['single_run']}" for r in rows], fontsize=7
+        )
         better = "lower is better" if metric in ("mae", "rmse") else "higher is better"
         ax.set_xlabel(f"delta {metric} (multitask - single-task; {better})", fontsize=8)
         ax.grid(axis="x", alpha=0.3)

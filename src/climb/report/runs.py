@@ -54,16 +54,22 @@ class RunInfo:
         return self.metrics.get("tasks", {}).get(key)
 
 
-def load_run_info(run_dir: str | Path, split: str = "test", n_resamples: int = 1000,
-                  seed: int = 0) -> RunInfo:
+def load_run_info(
+    run_dir: str | Path, split: str = "test", n_resamples: int = 1000, seed: int = 0
+) -> RunInfo:
     """Read one run. When RUN/metrics.json lacks the full evaluation (CIs) of ``split``, the
     run is evaluated with climb.evaluate (metrics are never computed by the report itself)."""
     path = Path(run_dir)
     if not path.is_dir():
         raise RunError(f"{path}: not a directory")
     config = read_config(path)
-    info = RunInfo(path=path, name=run_name(config, path), regime=config.get("regime"),
-                   config=config, tasks=read_tasks(path))
+    info = RunInfo(
+        path=path,
+        name=run_name(config, path),
+        regime=config.get("regime"),
+        config=config,
+        tasks=read_tasks(path),
+    )
     metrics_path = path / "metrics.json"
     if metrics_path.exists():
         try:
@@ -75,8 +81,9 @@ def load_run_info(run_dir: str | Path, split: str = "test", n_resamples: int = 1
     if info.metrics is None:
         if (path / "predictions" / f"{split}.parquet").exists():
             info.metrics = evaluate_run(path, split=split, n_resamples=n_resamples, seed=seed)
-            info.notes.append(f"metrics computed from predictions/{split}.parquet "
-                              "(no full metrics.json yet)")
+            info.notes.append(
+                f"metrics computed from predictions/{split}.parquet (no full metrics.json yet)"
+            )
         else:
             info.notes.append(f"no metrics.json and no predictions/{split}.parquet")
     robustness_path = path / "robustness.json"

@@ -70,8 +70,9 @@ def headline_of(run: RunInfo, key: str) -> tuple[str, dict | None]:
 # ---------------------------------------------------------------- multitask vs single-task
 
 
-def delta_table(runs: list[RunInfo], split: str = "test", n_resamples: int = 1000,
-                seed: int = 0) -> Table:
+def delta_table(
+    runs: list[RunInfo], split: str = "test", n_resamples: int = 1000, seed: int = 0
+) -> Table:
     """Per dataset and task: multitask minus single-task headline metric, paired bootstrap.
 
     Every multitask run is paired with every single-task run that has the same task; the two
@@ -79,14 +80,26 @@ def delta_table(runs: list[RunInfo], split: str = "test", n_resamples: int = 100
     """
     table = Table(
         title="Multitask vs single-task",
-        columns=["dataset", "task", "metric", "single-task run", "single [95% CI]",
-                 "multitask run", "multitask [95% CI]", "delta [95% CI]", "p", "patients"],
+        columns=[
+            "dataset",
+            "task",
+            "metric",
+            "single-task run",
+            "single [95% CI]",
+            "multitask run",
+            "multitask [95% CI]",
+            "delta [95% CI]",
+            "p",
+            "patients",
+        ],
     )
     multi = [r for r in runs if r.regime == "multitask"]
     single = [r for r in runs if r.regime == "single"]
     if not multi or not single:
-        table.note = (f"no data: needs at least one multitask and one single-task run "
-                      f"(got {len(multi)} multitask, {len(single)} single-task)")
+        table.note = (
+            f"no data: needs at least one multitask and one single-task run "
+            f"(got {len(multi)} multitask, {len(single)} single-task)"
+        )
         return table
     arrays = {r.name: load_task_arrays(r.path, split) for r in multi + single}
     for m in multi:
@@ -94,23 +107,42 @@ def delta_table(runs: list[RunInfo], split: str = "test", n_resamples: int = 100
             for s in single:
                 if key not in arrays[s.name]:
                     continue
-                res = paired_bootstrap(arrays[m.name][key], arrays[s.name][key],
-                                       n_resamples=n_resamples, seed=seed)
+                res = paired_bootstrap(
+                    arrays[m.name][key], arrays[s.name][key], n_resamples=n_resamples, seed=seed
+                )
                 spec = m.tasks[key]
-                table.records.append({"dataset": spec["dataset"], "task": spec["task"],
-                                      "single_run": s.name, "multi_run": m.name, **res})
-                table.rows.append([
-                    spec["dataset"], spec["task"], res["metric"], s.name, fmt_ci(res["b"]),
-                    m.name, fmt_ci(res["a"]), fmt_ci(res["diff"]),
-                    fmt_p(res["p_value"], n_resamples), str(res["n_patients"]),
-                ])
+                table.records.append(
+                    {
+                        "dataset": spec["dataset"],
+                        "task": spec["task"],
+                        "single_run": s.name,
+                        "multi_run": m.name,
+                        **res,
+                    }
+                )
+                table.rows.append(
+                    [
+                        spec["dataset"],
+                        spec["task"],
+                        res["metric"],
+                        s.name,
+                        fmt_ci(res["b"]),
+                        m.name,
+                        fmt_ci(res["a"]),
+                        fmt_ci(res["diff"]),
+                        fmt_p(res["p_value"], n_resamples),
+                        str(res["n_patients"]),
+                    ]
+                )
     table.rows.sort(key=lambda r: (r[0], r[1], r[3], r[5]))
     if not table.rows:
         table.note = "no data: the multitask and single-task runs share no task"
     else:
-        table.note = (f"delta = multitask - single-task on the samples both runs scored; "
-                      f"paired patient-level bootstrap ({n_resamples} resamples, seed {seed}); "
-                      "p two-sided. For MAE a negative delta is an improvement.")
+        table.note = (
+            f"delta = multitask - single-task on the samples both runs scored; "
+            f"paired patient-level bootstrap ({n_resamples} resamples, seed {seed}); "
+            "p two-sided. For MAE a negative delta is an improvement."
+        )
     return table
 
 
@@ -126,8 +158,15 @@ def fewshot_table(runs: list[RunInfo]) -> Table:
             continue
         for key in sorted(run.metrics.get("tasks", {})):
             metric, entry = headline_of(run, key)
-            table.records.append({"task": key, "k": k, "run": run.name, "metric": metric,
-                                  **(entry or {"value": None, "ci": [None, None]})})
+            table.records.append(
+                {
+                    "task": key,
+                    "k": k,
+                    "run": run.name,
+                    "metric": metric,
+                    **(entry or {"value": None, "ci": [None, None]}),
+                }
+            )
     table.records.sort(key=lambda r: (r["task"], r["k"], r["run"]))
     for r in table.records:
         table.rows.append([r["task"], str(r["k"]), r["run"], r["metric"], fmt_ci(r)])
@@ -141,26 +180,38 @@ def fewshot_table(runs: list[RunInfo]) -> Table:
 
 def fusion_table(runs: list[RunInfo]) -> Table:
     """Headline metric with CI per fusion method (model.fusion.type), per task."""
-    table = Table(title="Fusion comparison",
-                  columns=["task", "fusion", "run", "regime", "metric", "value [95% CI]"])
+    table = Table(
+        title="Fusion comparison",
+        columns=["task", "fusion", "run", "regime", "metric", "value [95% CI]"],
+    )
     for run in runs:
         if run.fusion is None or not run.metrics or run.regime == "fewshot":
             continue
         for key in sorted(run.metrics.get("tasks", {})):
             metric, entry = headline_of(run, key)
-            table.records.append({"task": key, "fusion": run.fusion, "run": run.name,
-                                  "regime": run.regime, "metric": metric,
-                                  **(entry or {"value": None, "ci": [None, None]})})
+            table.records.append(
+                {
+                    "task": key,
+                    "fusion": run.fusion,
+                    "run": run.name,
+                    "regime": run.regime,
+                    "metric": metric,
+                    **(entry or {"value": None, "ci": [None, None]}),
+                }
+            )
     methods = {r["fusion"] for r in table.records}
     if len(methods) < 2:
         table.records = []
-        table.note = ("no data: needs runs with at least two fusion methods "
-                      f"(found {sorted(methods) or 'none'})")
+        table.note = (
+            "no data: needs runs with at least two fusion methods "
+            f"(found {sorted(methods) or 'none'})"
+        )
         return table
     table.records.sort(key=lambda r: (r["task"], r["fusion"], r["run"]))
     for r in table.records:
-        table.rows.append([r["task"], r["fusion"], r["run"], str(r["regime"]), r["metric"],
-                           fmt_ci(r)])
+        table.rows.append(
+            [r["task"], r["fusion"], r["run"], str(r["regime"]), r["metric"], fmt_ci(r)]
+        )
     return table
 
 
@@ -174,38 +225,67 @@ def _is_baseline(run: RunInfo) -> bool:
 def robustness_table(runs: list[RunInfo]) -> Table:
     """Relative robustness per run, input and corruption (mean over tasks of the headline
     metric), with effective robustness against late-fusion/unimodal baseline runs."""
-    table = Table(title="Robustness",
-                  columns=["run", "input", "corruption", "clean", "severity 5",
-                           "relative robustness", "effective robustness"])
+    table = Table(
+        title="Robustness",
+        columns=[
+            "run",
+            "input",
+            "corruption",
+            "clean",
+            "severity 5",
+            "relative robustness",
+            "effective robustness",
+        ],
+    )
     curves: dict[tuple[str, str, str], dict] = {}
     for run in runs:
         for sweep in (run.robustness or {}).get("sweeps", []):
             mean = sweep.get("mean") or []
             rr = [v for v in sweep.get("relative_robustness", {}).values() if v is not None]
             curves[(run.name, sweep["input"], sweep["corruption"])] = {
-                "run": run.name, "input": sweep["input"], "corruption": sweep["corruption"],
-                "severities": sweep["severities"], "mean": mean, "metric": sweep["metric"],
+                "run": run.name,
+                "input": sweep["input"],
+                "corruption": sweep["corruption"],
+                "severities": sweep["severities"],
+                "mean": mean,
+                "metric": sweep["metric"],
                 "metric_name": sweep.get("metric_name", {}),
-                "rr": sum(rr) / len(rr) if rr else None, "baseline": _is_baseline(run),
+                "rr": sum(rr) / len(rr) if rr else None,
+                "baseline": _is_baseline(run),
             }
     if not curves:
         table.note = "no data: no run has robustness.json (`climb evaluate RUN --robustness`)"
         return table
     for (name, inp, corr), c in sorted(curves.items()):
-        baselines = [(b["mean"][0], b["rr"]) for (n, i, k), b in curves.items()
-                     if b["baseline"] and n != name and i == inp and k == corr and b["mean"]]
-        er = (effective_robustness(c["mean"][0], c["rr"], baselines)
-              if baselines and c["mean"] else None)
+        baselines = [
+            (b["mean"][0], b["rr"])
+            for (n, i, k), b in curves.items()
+            if b["baseline"] and n != name and i == inp and k == corr and b["mean"]
+        ]
+        er = (
+            effective_robustness(c["mean"][0], c["rr"], baselines)
+            if baselines and c["mean"]
+            else None
+        )
         c["effective_robustness"] = er
         table.records.append(c)
-        table.rows.append([name, inp, corr, fmt(c["mean"][0] if c["mean"] else None),
-                           fmt(c["mean"][-1] if c["mean"] else None), fmt(c["rr"]),
-                           fmt(er) if baselines else
-                           ("(baseline)" if c["baseline"] else "no baseline run")])
-    table.note = ("clean/severity 5 = mean headline metric over tasks; relative robustness = "
-                  "normalized area under metric-vs-severity (1 = no loss); effective "
-                  "robustness = relative robustness minus that of late-fusion/unimodal "
-                  "baseline runs at the same clean metric.")
+        table.rows.append(
+            [
+                name,
+                inp,
+                corr,
+                fmt(c["mean"][0] if c["mean"] else None),
+                fmt(c["mean"][-1] if c["mean"] else None),
+                fmt(c["rr"]),
+                fmt(er) if baselines else ("(baseline)" if c["baseline"] else "no baseline run"),
+            ]
+        )
+    table.note = (
+        "clean/severity 5 = mean headline metric over tasks; relative robustness = "
+        "normalized area under metric-vs-severity (1 = no loss); effective "
+        "robustness = relative robustness minus that of late-fusion/unimodal "
+        "baseline runs at the same clean metric."
+    )
     return table
 
 
@@ -228,9 +308,10 @@ def modality_drop_table(runs: list[RunInfo]) -> Table:
 def subgroup_table(runs: list[RunInfo]) -> Table:
     """Headline metric per subgroup (site, sex, age bucket, dataset); one row per run, task
     and attribute, the groups side by side; the task's worst group marked."""
-    table = Table(title="Subgroups",
-                  columns=["run", "task", "metric", "attribute", "groups: value (n)",
-                           "worst group"])
+    table = Table(
+        title="Subgroups",
+        columns=["run", "task", "metric", "attribute", "groups: value (n)", "worst group"],
+    )
     for run in runs:
         for key, task in sorted(((run.metrics or {}).get("tasks") or {}).items()):
             metric = task.get("headline") or HEADLINE[task["type"]]
@@ -238,45 +319,96 @@ def subgroup_table(runs: list[RunInfo]) -> Table:
             for attribute, by_value in sorted((task.get("groups") or {}).items()):
                 if len(by_value) < 2:
                     continue
-                cells = [f"{value} {fmt(entry['metrics'].get(metric))} ({entry['n']})"
-                         for value, entry in sorted(by_value.items())]
+                cells = [
+                    f"{value} {fmt(entry['metrics'].get(metric))} ({entry['n']})"
+                    for value, entry in sorted(by_value.items())
+                ]
                 is_worst = worst.get("attribute") == attribute
-                table.records.append({"run": run.name, "task": key, "attribute": attribute,
-                                      "groups": by_value, "worst": worst if is_worst else None})
-                table.rows.append([run.name, key, metric, attribute, " · ".join(cells),
-                                   f"{worst['group']} {fmt(worst['value'])}" if is_worst
-                                   else ""])
+                table.records.append(
+                    {
+                        "run": run.name,
+                        "task": key,
+                        "attribute": attribute,
+                        "groups": by_value,
+                        "worst": worst if is_worst else None,
+                    }
+                )
+                table.rows.append(
+                    [
+                        run.name,
+                        key,
+                        metric,
+                        attribute,
+                        " · ".join(cells),
+                        f"{worst['group']} {fmt(worst['value'])}" if is_worst else "",
+                    ]
+                )
     if not table.rows:
-        table.note = ("no data: no subgroup attribute (site, sex, age_bucket, dataset) with two "
-                      "or more groups in the runs' predictions")
+        table.note = (
+            "no data: no subgroup attribute (site, sex, age_bucket, dataset) with two "
+            "or more groups in the runs' predictions"
+        )
     else:
         lower = sorted(LOWER_IS_BETTER & set(HEADLINE.values()))
-        table.note = (f"worst group = lowest headline metric (highest for {', '.join(lower)}) "
-                      "over all attributes with two or more groups")
+        table.note = (
+            f"worst group = lowest headline metric (highest for {', '.join(lower)}) "
+            "over all attributes with two or more groups"
+        )
     return table
 
 
 def overview_table(runs: list[RunInfo]) -> Table:
     """One row per run and task: the headline metric with its CI."""
-    table = Table(title="Runs", columns=["run", "regime", "fusion", "k", "task", "n (patients)",
-                                         "metric", "value [95% CI]", "classes defined"])
+    table = Table(
+        title="Runs",
+        columns=[
+            "run",
+            "regime",
+            "fusion",
+            "k",
+            "task",
+            "n (patients)",
+            "metric",
+            "value [95% CI]",
+            "classes defined",
+        ],
+    )
     counts: dict[str, int] = defaultdict(int)
-    for run in runs:
-        tasks = ((run.metrics or {}).get("tasks") or {})
+    ordered = sorted(runs, key=lambda r: (str(r.regime), r.fewshot_k or 0, r.name))
+    for run in ordered:
+        tasks = (run.metrics or {}).get("tasks") or {}
         if not tasks:
-            table.rows.append([run.name, str(run.regime), run.fusion or "", "", "", "", "", "",
-                               "; ".join(run.notes) or "no metrics"])
+            table.rows.append(
+                [
+                    run.name,
+                    str(run.regime),
+                    run.fusion or "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "; ".join(run.notes) or "no metrics",
+                ]
+            )
             continue
         for key, task in sorted(tasks.items()):
             counts[run.name] += 1
             metric, entry = headline_of(run, key)
             cd = task.get("classes_defined") or {}
-            table.rows.append([
-                run.name, str(run.regime), run.fusion or "",
-                "" if run.fewshot_k is None else str(run.fewshot_k), key,
-                f"{task['n_samples']} ({task['n_patients']})", metric, fmt_ci(entry),
-                f"{cd.get('defined')}/{cd.get('of')}" if cd.get("of") else "",
-            ])
+            table.rows.append(
+                [
+                    run.name,
+                    str(run.regime),
+                    run.fusion or "",
+                    "" if run.fewshot_k is None else str(run.fewshot_k),
+                    key,
+                    f"{task['n_samples']} ({task['n_patients']})",
+                    metric,
+                    fmt_ci(entry),
+                    f"{cd.get('defined')}/{cd.get('of')}" if cd.get("of") else "",
+                ]
+            )
     if not table.rows:
         table.note = "no runs"
     return table

@@ -91,9 +91,7 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any], path: tuple[str, ..
         if strict and not free and key not in out:
             known = ", ".join(sorted(out)) or "(none)"
             raise ConfigError(f"unknown config key {'.'.join(here)!r} (known: {known})")
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and not (
-            free and len(here) == 2
-        ):
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value, here, strict=strict and not free)
         else:
             out[key] = copy.deepcopy(value)
@@ -152,7 +150,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         cfg = deep_merge(cfg, base)
     for text in overrides or []:
         keys, value = parse_override(text)
-        cfg = deep_merge(cfg, nest(keys, value))
+        if tuple(keys) in FREE_FORM:  # model.encoders={...} replaces the whole section
+            if not isinstance(value, dict):
+                raise ConfigError(f"override {text!r}: {'.'.join(keys)} must be a mapping")
+            cfg[keys[0]][keys[1]] = value
+        else:
+            cfg = deep_merge(cfg, nest(keys, value))
     return validate(cfg)
 
 

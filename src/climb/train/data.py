@@ -1,9 +1,10 @@
 """Data for training, on top of ``climb.load``: datasets per split, samplers, loaders.
 
 The train loader of a multitask run draws from a :class:`climb.load.MixtureSampler` (one
-deterministic stream, split over DDP ranks); other regimes shuffle with a seeded
-(``DistributedSampler`` when distributed). Loaders are built by a LightningDataModule, so
-they know the rank and world size of the run.
+deterministic stream, split over DDP ranks); other regimes shuffle with a
+``DistributedSampler`` seeded by the run seed (also for one process, so every epoch's order
+is a function of seed and epoch, and a resumed run replays it). Loaders are built by a
+LightningDataModule, so they know the rank and world size of the run.
 """
 
 from __future__ import annotations
@@ -136,11 +137,11 @@ class ClimbData(L.LightningDataModule):
             if trainer is not None and trainer.global_step:  # resume the stream exactly
                 sampler.set_step(trainer.global_step * self.per_device_batch() * world)
             return self._loader(ds, sampler=sampler)
-        if world > 1:
-            sampler = DistributedSampler(self.train_dataset, num_replicas=world, rank=rank,
-                                         shuffle=True, seed=seed)
-            return self._loader(self.train_dataset, sampler=sampler)
-        return self._loader(self.train_dataset, shuffle=True)
+        # DistributedSampler also for one process: Lightning calls set_epoch on it, so the
+        # order of every epoch is a function of (seed, epoch) and a resumed run replays it.
+        sampler = DistributedSampler(self.train_dataset, num_replicas=world, rank=rank,
+                                     shuffle=True, seed=seed)
+        return self._loader(self.train_dataset, sampler=sampler)
 
     def _eval_loader(self, split: str, distributed: bool = True) -> DataLoader | None:
         ds = self.datasets[split]

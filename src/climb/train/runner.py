@@ -43,7 +43,8 @@ def _trainer(cfg: dict[str, Any], run: Path, monitor: str, has_val: bool) -> L.T
     ckpt = ModelCheckpoint(dirpath=run / "checkpoints", filename="best", monitor=monitor,
                            mode=cfg["monitor"]["mode"], save_last=True, save_top_k=1,
                            enable_version_counter=False, auto_insert_metric_name=False)
-    loggers = [CSVLogger(save_dir=str(run), name="", version=""),
+    _keep_csv_parts(run / "csv")
+    loggers = [CSVLogger(save_dir=str(run / "csv"), name="", version=""),
                TensorBoardLogger(save_dir=str(run), name="tb", version="",
                                  default_hp_metric=False)]
     limits = {k: t.pop(k) for k in ("limit_train_batches", "limit_val_batches")}
@@ -132,6 +133,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 def finish(cfg, run: Path, model: MultimodalModel, tasks: list, data: ClimbData,
            trainer: L.Trainer, monitor: str) -> dict[str, Any]:
     """Reload the best weights, predict every split, write predictions and metrics.json."""
+    _merge_csv(run)
     best = run / "checkpoints" / "best.ckpt"
     ckpt = best if best.exists() else run / "checkpoints" / "last.ckpt"
     model = model.cpu()
@@ -153,6 +155,25 @@ def finish(cfg, run: Path, model: MultimodalModel, tasks: list, data: ClimbData,
             metrics["tasks"].setdefault(task.key, {})[split] = task_metrics(df, task)
     (run / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _keep_csv_parts(folder: Path) -> None:
+    """Lightning's CSV logger deletes an existing metrics.csv: keep it as a numbered part."""
+    current = folder / "metrics.csv"
+    if current.exists():
+        n = len(list(folder.glob("part-*.csv")))
+        current.rename(folder / f"part-{n:03d}.csv")
+
+
+def _merge_csv(run: Path) -> None:
+    """RUN/metrics.csv = the per-epoch logs of every (resumed) segment of the run."""
+    import pandas as pd
+
+    folder = run / "csv"
+    parts = [*sorted(folder.glob("part-*.csv")), folder / "metrics.csv"]
+    frames = [pd.read_csv(p) for p in parts if p.exists() and p.stat().st_size]
+    if frames:
+        pd.concat(frames, ignore_index=True).to_csv(run / "metrics.csv", index=False)
 
 
 def _domain_counts(labels, key: str, indices: list[int] | None) -> dict[str, int]:

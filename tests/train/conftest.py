@@ -1,0 +1,51 @@
+"""Tiny prepared stores (bundled real demo data, via the store's `prepare`) and configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import shared_data_dir
+
+TINY_ECG = {"type": "xresnet1d", "in_channels": 2, "layers": [1], "widths": [8],
+            "stem": [8, 8, 8], "expansion": 1, "dim": 16}
+TINY_TAB = {"type": "mlp", "in_features": 3, "hidden": [16]}
+TINY_EEG = {"type": "biot", "dim": 16, "depth": 1, "heads": 2, "n_fft": 32, "hop": 16}
+
+
+def _prepare(name: str, raw: Path, out: Path, config: dict | None = None) -> None:
+    from climb.store.prepare import prepare
+
+    prepare(name, raw, out, progress=False, workers=1, config=config)
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory) -> Path:
+    """MIT-BIH record 100 beats (ecg + RR tabular) and UCI EEG eye state (eeg)."""
+    out = tmp_path_factory.mktemp("store")
+    data = shared_data_dir()
+    _prepare("demo_mitbih_beats", data / "wfdb", out)
+    _prepare("demo_eeg_eyes", data / "eeg-uea", out)
+    return out
+
+
+def base_config(store: Path, run_dir: Path, **extra: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "run": {"dir": str(run_dir)},
+        "data": {"store": str(store), "datasets": ["demo_mitbih_beats"], "batch_size": 32},
+        "model": {"encoders": {"ecg": dict(TINY_ECG)}},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2,
+                    "enable_progress_bar": False, "log_every_n_steps": 1},
+    }
+    for key, value in extra.items():
+        cfg[key] = {**cfg.get(key, {}), **value} if isinstance(value, dict) else value
+    return cfg
+
+
+def train(cfg: dict[str, Any], *overrides: str) -> dict[str, Any]:
+    from climb.train.config import load_config
+    from climb.train.runner import run
+
+    return run(load_config(None, list(overrides), base=cfg))
