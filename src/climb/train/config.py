@@ -20,7 +20,8 @@ REGIMES = ("single", "multitask", "fewshot", "probe", "finetune")
 DEFAULTS: dict[str, Any] = {
     "regime": "single",
     "seed": 0,
-    "run": {"dir": "runs", "name": None, "resume": True},
+    # predict: the splits written to RUN/predictions/ (and summarised in metrics.json)
+    "run": {"dir": "runs", "name": None, "resume": True, "predict": ["val", "test"]},
     "data": {
         "store": None,  # STORE directory (with STORE/NAME/manifest.json)
         "datasets": None,  # prepared dataset names (None = every dataset in the store)

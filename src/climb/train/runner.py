@@ -145,7 +145,9 @@ def finish(cfg, run: Path, model: MultimodalModel, tasks: list, data: ClimbData,
     }
     score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     metrics["best_score"] = float(score) if score is not None else None
-    for split in ("train", "val", "test"):
+    for split in cfg["run"]["predict"] or []:
+        if split not in data.datasets:
+            raise ClimbError(f"run.predict: unknown split {split!r} (train, val, test)")
         loader = data.predict_loader(split)
         if loader is None:
             continue
