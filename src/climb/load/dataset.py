@@ -1,17 +1,19 @@
 """Map-style torch Dataset over one or more prepared datasets (random access by row).
 
-Only a small index lives in memory (row-group boundaries from the Parquet footers); a sample
-is read with one Parquet row-group read (row groups are sized at `prepare` for random
-access; payload columns are uncompressed, so a read is a copy from the page cache). Each
-DataLoader worker opens its own file handles lazily (after fork/spawn) and keeps a tiny LRU
-cache of decoded row groups; nothing of the dataset is copied per worker, and peak memory
-does not grow with the dataset (``memory_map=True`` maps the files instead, which counts
-touched pages in the process RSS).
+In memory: the row index (``_index/index.parquet``: ids, labels, meta, shapes, and where each
+payload lives) as Arrow arrays, shared by forked DataLoader workers. A payload is read with
+one ``pread`` of exactly its bytes when its record has a row group of its own and the column
+is uncompressed (how `prepare` writes records of ``row_group_bytes`` or more): a copy from
+the page cache, checked against the Parquet length prefix. Otherwise (small records sharing
+a row group, text, stores without an index) it is a Parquet row-group read with a tiny LRU
+cache of decoded row groups. Workers open their own file handles lazily; nothing of the
+dataset is copied per worker, and peak memory does not grow with the dataset.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -19,12 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
 from climb.load.tasks import TaskSpec, task_specs_from_manifest
-from climb.store.reader import PreparedDataset, RowGroupView, open_store, selected_columns
-from climb.store.writer import input_kinds
+from climb.store.index import INDEX
+from climb.store.reader import (
+    PreparedDataset,
+    RowGroupView,
+    decode_payload,
+    open_store,
+    selected_columns,
+)
+from climb.store.writer import ATTRS_SUFFIX, INPUT_PREFIX, LABEL_PREFIX, input_kinds
 
 
 def decode_encoded(data: bytes, encoding: str | None) -> np.ndarray:
@@ -78,12 +89,200 @@ def to_sample(row: dict[str, Any], decode: bool = True) -> dict[str, Any]:
     }
 
 
+class _Files:
+    """Per-process file handles (reopened after fork/spawn) and payload locations."""
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        self.pid = -1
+        self.fds: dict[int, int] = {}
+        self.parquet: dict[int, pq.ParquetFile] = {}
+        self.ends: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.cache: OrderedDict[tuple[int, int, str], pa.Array] = OrderedDict()
+
+    def _check(self) -> None:
+        if self.pid != os.getpid():
+            self.fds, self.parquet, self.ends, self.cache = {}, {}, {}, OrderedDict()
+            self.pid = os.getpid()
+
+    def pf(self, f: int) -> pq.ParquetFile:
+        self._check()
+        if f not in self.parquet:
+            self.parquet[f] = pq.ParquetFile(self.paths[f])
+        return self.parquet[f]
+
+    def fd(self, f: int) -> int:
+        self._check()
+        if f not in self.fds:
+            self.fds[f] = os.open(self.paths[f], os.O_RDONLY)
+        return self.fds[f]
+
+    def chunk_ends(self, f: int, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per row group: end offset of ``column``'s chunk, and whether a pread can serve it."""
+        key = (f, column)
+        if key not in self.ends:
+            meta = self.pf(f).metadata
+            c = self.pf(f).schema_arrow.get_field_index(column)
+            ends = np.zeros(meta.num_row_groups, np.int64)
+            ok = np.zeros(meta.num_row_groups, bool)
+            for g in range(meta.num_row_groups):
+                rg = meta.row_group(g)
+                cc = rg.column(c)
+                start = cc.dictionary_page_offset if cc.has_dictionary_page else None
+                start = start if start is not None else cc.data_page_offset
+                ends[g] = start + cc.total_compressed_size
+                ok[g] = (rg.num_rows == 1 and cc.compression == "UNCOMPRESSED"
+                         and not cc.has_dictionary_page)
+            self.ends[key] = (ends, ok)
+        return self.ends[key]
+
+    def column_value(self, f: int, g: int, column: str, row: int, cache_size: int) -> Any:
+        """Fallback: one value through a (cached) Parquet row-group read of one column."""
+        key = (f, g, column)
+        arr = self.cache.get(key)
+        if arr is None:
+            arr = self.pf(f).read_row_group(g, columns=[column]).column(0).combine_chunks()
+            self.cache[key] = arr
+            while len(self.cache) > cache_size:
+                self.cache.popitem(last=False)
+        else:
+            self.cache.move_to_end(key)
+        return arr[row]
+
+    def pread_payload(self, f: int, g: int, column: str, nbytes: int) -> np.ndarray | None:
+        """The payload bytes of a one-row row group, or None when a pread cannot serve it."""
+        ends, ok = self.chunk_ends(f, column)
+        if not ok[g]:
+            return None
+        buf = np.empty(nbytes + 8, dtype=np.uint8)  # value lands 8-byte aligned at buf[8:]
+        view = memoryview(buf)[4:]
+        got = os.preadv(self.fd(f), [view], int(ends[g]) - nbytes - 4)
+        if got != nbytes + 4 or int.from_bytes(buf[4:8].tobytes(), "little") != nbytes:
+            return None  # not the PLAIN layout we expect: use the Parquet reader
+        return buf[8:]
+
+
+class _IndexedPart:
+    """The rows of one prepared dataset, served from its index + payload preads."""
+
+    def __init__(self, ds: PreparedDataset, split: str | Sequence[str],
+                 inputs: Sequence[str] | None, files: list[str]):
+        splits = [split] if isinstance(split, str) else list(split)
+        table = pq.read_table(ds.path / INDEX)
+        table = table.filter(pc.is_in(table.column("split"), pa.array(splits, pa.string())))
+        shard_order = [p.name for p in ds.shards(split)]
+        self.file_base = len(files)
+        files += [str(ds.path / s) for s in shard_order]
+        position = {name: i for i, name in enumerate(shard_order)}
+        shard_col = table.column("shard").to_pylist()
+        self.file = np.asarray([position[s] for s in shard_col], np.int32) + self.file_base
+        self.group = table.column("row_group").to_numpy()
+        self.row = table.column("row").to_numpy()
+        kinds = {k: v["kind"] for k, v in ds.manifest.get("inputs", {}).items()}
+        if inputs is not None:
+            kinds = {k: v for k, v in kinds.items() if k in inputs}
+        self.kinds = kinds
+        self.n = table.num_rows
+        cols = {name: table.column(name).combine_chunks() for name in table.column_names}
+        self.cols = cols
+        self.nbytes = {
+            k: pc.fill_null(cols[INPUT_PREFIX + k + ".nbytes"], -1).to_numpy()
+            for k in kinds
+        }
+        self.labels = [n for n in table.column_names if n.startswith(LABEL_PREFIX)]
+
+    def get(self, i: int, files: _Files, cache_size: int) -> dict[str, Any]:
+        cols = self.cols
+        out: dict[str, Any] = {
+            name: cols[name][i].as_py()
+            for name in ("sample_id", "patient_id", "study_id", "split", "dataset", "modality")
+        }
+        labels = {}
+        for name in self.labels:
+            value = cols[name][i]
+            if pa.types.is_list(value.type):
+                labels[name[len(LABEL_PREFIX):]] = (
+                    value.values.to_numpy(zero_copy_only=False) if value.is_valid else None
+                )
+            else:
+                labels[name[len(LABEL_PREFIX):]] = value.as_py()
+        out["labels"] = labels
+        f, g, r = int(self.file[i]), int(self.group[i]), int(self.row[i])
+        inputs: dict[str, Any] = {}
+        attrs: dict[str, Any] = {}
+        for name, kind in self.kinds.items():
+            nbytes = int(self.nbytes[name][i])
+            if nbytes < 0:
+                continue  # this record has no such input
+            col = INPUT_PREFIX + name
+            shape = dtype = None
+            if kind == "array":
+                shape = cols[col + ".shape"][i].as_py()
+                dtype = cols[col + ".dtype"][i].as_py()
+            raw = files.pread_payload(f, g, col, nbytes) if kind != "text" else None
+            if raw is None:
+                value = files.column_value(f, g, col, r, cache_size)
+                inputs[name] = decode_payload(kind, value, shape, dtype)
+            elif kind == "array":
+                inputs[name] = raw.view(np.dtype(dtype)).reshape(shape)
+            else:
+                inputs[name] = decode_payload(kind, raw.tobytes())
+            attr = cols.get(col + ATTRS_SUFFIX)
+            attrs[name] = json.loads(attr[i].as_py() or "{}") if attr is not None else {}
+        out["inputs"] = inputs
+        out["input_attrs"] = attrs
+        meta = cols["meta"][i].as_py() if "meta" in cols else None
+        out["meta"] = json.loads(meta) if meta else {}
+        return out
+
+
+class _GroupedPart:
+    """The rows of one prepared dataset without an index: Parquet row-group reads."""
+
+    def __init__(self, ds: PreparedDataset, split: str | Sequence[str],
+                 inputs: Sequence[str] | None, files: list[str]):
+        group_rows, self.group_file, self.group_index = [], [], []
+        self.columns: dict[int, list[str]] = {}
+        self.kinds: dict[int, dict[str, str]] = {}
+        for path in ds.shards(split):
+            pf = pq.ParquetFile(str(path))
+            f = len(files)
+            files.append(str(path))
+            self.columns[f] = selected_columns(pf.schema_arrow, inputs)
+            self.kinds[f] = input_kinds(pf.schema_arrow)
+            for g in range(pf.metadata.num_row_groups):
+                group_rows.append(pf.metadata.row_group(g).num_rows)
+                self.group_file.append(f)
+                self.group_index.append(g)
+        self.group_start = np.concatenate([[0], np.cumsum(group_rows, dtype=np.int64)])
+        self.n = int(self.group_start[-1])
+        self.views: OrderedDict[int, RowGroupView] = OrderedDict()
+        self.pid = -1
+
+    def get(self, i: int, files: _Files, cache_size: int) -> dict[str, Any]:
+        if self.pid != os.getpid():
+            self.views, self.pid = OrderedDict(), os.getpid()
+        g = int(np.searchsorted(self.group_start, i, side="right") - 1)
+        view = self.views.get(g)
+        if view is None:
+            f = self.group_file[g]
+            table = files.pf(f).read_row_group(self.group_index[g], columns=self.columns[f])
+            view = RowGroupView(table, self.kinds[f])
+            self.views[g] = view
+            while len(self.views) > cache_size:
+                self.views.popitem(last=False)
+        else:
+            self.views.move_to_end(g)
+        return view.row(i - int(self.group_start[g]))
+
+
 class StoreDataset(torch.utils.data.Dataset):
     """Random access over the rows of one split of one or more prepared datasets.
 
     ``store``: a store directory (``STORE/``, with ``STORE/NAME/manifest.json``) or a list of
     dataset directories; ``names`` picks datasets; ``split`` one split or several;
-    ``inputs`` restricts the input columns read (None = all).
+    ``inputs`` restricts the inputs read (None = all). Samples of the datasets follow each
+    other in order (``dataset_ranges``), as a ConcatDataset would.
     """
 
     def __init__(
@@ -94,7 +293,6 @@ class StoreDataset(torch.utils.data.Dataset):
         inputs: Sequence[str] | None = None,
         decode: bool = True,
         cache_row_groups: int = 2,
-        memory_map: bool = False,
     ):
         if isinstance(store, str | Path):
             self.datasets: list[PreparedDataset] = open_store(store, names)
@@ -103,51 +301,24 @@ class StoreDataset(torch.utils.data.Dataset):
         self.split = split
         self.decode = decode
         self.cache_size = max(1, cache_row_groups)
-        self.memory_map = memory_map
         self.tasks: list[TaskSpec] = [
             t for ds in self.datasets for t in task_specs_from_manifest(ds.manifest)
         ]
-        files: list[str] = []
-        file_dataset: list[int] = []
-        group_rows: list[int] = []
-        group_file: list[int] = []
-        group_index: list[int] = []
-        self._columns: list[list[str]] = []
-        self._kinds: list[dict[str, str]] = []
-        for d, ds in enumerate(self.datasets):
-            for path in ds.shards(split):
-                pf = pq.ParquetFile(str(path))
-                f = len(files)
-                files.append(str(path))
-                file_dataset.append(d)
-                self._columns.append(selected_columns(pf.schema_arrow, inputs))
-                self._kinds.append(input_kinds(pf.schema_arrow))
-                meta = pf.metadata
-                for g in range(meta.num_row_groups):
-                    group_rows.append(meta.row_group(g).num_rows)
-                    group_file.append(f)
-                    group_index.append(g)
-        self.files = files
-        self.file_dataset = np.asarray(file_dataset, dtype=np.int64)
-        self.group_file = np.asarray(group_file, dtype=np.int64)
-        self.group_index = np.asarray(group_index, dtype=np.int64)
-        self.group_start = np.concatenate([[0], np.cumsum(group_rows, dtype=np.int64)])
-        # rows per prepared dataset (for mixture sampling over a multi-dataset store)
-        starts = []
-        for d in range(len(self.datasets)):
-            groups = np.nonzero(self.file_dataset[self.group_file] == d)[0]
-            first = int(self.group_start[groups[0]]) if len(groups) else int(self.group_start[-1])
-            last = int(self.group_start[groups[-1] + 1]) if len(groups) else first
-            starts.append((first, last))
-        self.dataset_ranges: list[tuple[int, int]] = starts
-        self._handles: dict[int, pq.ParquetFile] = {}
-        self._pid = -1
-        self._cache: OrderedDict[int, RowGroupView] = OrderedDict()
-
-    # ------------------------------------------------------------------ sizes
+        paths: list[str] = []
+        self._parts: list[_IndexedPart | _GroupedPart] = []
+        for ds in self.datasets:
+            indexed = (ds.path / INDEX).exists() and ds.manifest.get("index")
+            cls = _IndexedPart if indexed else _GroupedPart
+            self._parts.append(cls(ds, split, inputs, paths))
+        self.files = _Files(paths)
+        sizes = [p.n for p in self._parts]
+        self._starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self.dataset_ranges: list[tuple[int, int]] = [
+            (int(self._starts[d]), int(self._starts[d + 1])) for d in range(len(sizes))
+        ]
 
     def __len__(self) -> int:
-        return int(self.group_start[-1])
+        return int(self._starts[-1])
 
     @property
     def dataset_names(self) -> list[str]:
@@ -158,49 +329,20 @@ class StoreDataset(torch.utils.data.Dataset):
         return {ds.name: b - a for ds, (a, b) in zip(self.datasets, self.dataset_ranges,
                                                       strict=True)}
 
-    # ------------------------------------------------------------------ access
-
-    def _file(self, f: int) -> pq.ParquetFile:
-        if self._pid != os.getpid():  # new worker process: fresh handles, empty cache
-            self._handles, self._cache, self._pid = {}, OrderedDict(), os.getpid()
-        handle = self._handles.get(f)
-        if handle is None:
-            handle = pq.ParquetFile(self.files[f], memory_map=self.memory_map)
-            self._handles[f] = handle
-        return handle
-
-    def _group(self, g: int) -> RowGroupView:
-        pf = self._file(int(self.group_file[g]))
-        view = self._cache.get(g)
-        if view is None:
-            f = int(self.group_file[g])
-            table = pf.read_row_group(int(self.group_index[g]), columns=self._columns[f])
-            view = RowGroupView(table, self._kinds[f])
-            self._cache[g] = view
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(g)
-        return view
-
-    def locate(self, index: int) -> tuple[str, int, int]:
-        """(shard path, row group, row in group) of a global index."""
-        g = int(np.searchsorted(self.group_start, index, side="right") - 1)
-        return self.files[int(self.group_file[g])], int(self.group_index[g]), index - int(
-            self.group_start[g]
-        )
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def row(self, index: int) -> dict[str, Any]:
+        """The decoded store row at ``index`` (ids, labels by task, inputs, meta)."""
         n = len(self)
         if index < 0:
             index += n
         if not 0 <= index < n:
             raise IndexError(f"index {index} out of range for {n} samples")
-        g = int(np.searchsorted(self.group_start, index, side="right") - 1)
-        row = self._group(g).row(index - int(self.group_start[g]))
-        return to_sample(row, self.decode)
+        d = int(np.searchsorted(self._starts, index, side="right") - 1)
+        return self._parts[d].get(index - int(self._starts[d]), self.files, self.cache_size)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return to_sample(self.row(index), self.decode)
 
     def __getstate__(self) -> dict[str, Any]:  # workers get the index, never open handles
         state = self.__dict__.copy()
-        state["_handles"], state["_cache"], state["_pid"] = {}, OrderedDict(), -1
+        state["files"] = _Files(self.files.paths)
         return state

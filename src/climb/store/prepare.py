@@ -40,6 +40,7 @@ from climb.errors import ClimbError, LabelMappingError, RecordError
 from climb.record import SPLITS
 from climb.split import SplitConfig, assign_split, official_conflicts, write_splits_csv
 from climb.store import engines
+from climb.store.index import INDEX, index_part, shard_index_part, write_index
 from climb.store.manifest import MANIFEST, SCHEMA_VERSION, compute_counts, write_manifest
 from climb.store.writer import (
     build_schema,
@@ -61,11 +62,12 @@ DEFAULT_CHUNK_ITEMS = 32
 @dataclass(frozen=True)
 class StoreConfig:
     """Shard layout: a shard closes at ``shard_bytes`` of payload or ``shard_rows`` rows (0 =
-    no row limit); row groups hold about ``row_group_bytes`` of payload (at least one row)."""
+    no row limit); row groups hold about ``row_group_bytes`` of payload (at least one row:
+    records of that size or more get a row group each, so that one record is one read)."""
 
     shard_bytes: int = 256 * 1024 * 1024
     shard_rows: int = 0
-    row_group_bytes: int = 1024 * 1024
+    row_group_bytes: int = 64 * 1024
     compression: str = "zstd"
 
     KEYS = ("shard_bytes", "shard_rows", "row_group_bytes", "compression")
@@ -306,7 +308,7 @@ def prepare(
 
 def _clear(dest: Path) -> None:
     for path in dest.iterdir():
-        if path.name == ".work":
+        if path.name in (".work", Path(INDEX).parent.name):
             shutil.rmtree(path)
         elif path.suffix in (".parquet", ".tmp", ".csv", ".json"):
             path.unlink()
@@ -438,6 +440,7 @@ def _write(
 
     throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
     shard_entries = []
+    index_parts = []
     counter: dict[str, int] = {}
     with _progress() if progress else _NullProgress() as bar:
         task = bar.add_task(f"{entry.name}: shards", total=len(plans))
@@ -453,12 +456,18 @@ def _write(
                 if throttle:
                     time.sleep(throttle * len(rows))
                 write_parquet_shard(path, table, rows_per_group, store_cfg.compression)
+                full, rest = divmod(len(rows), rows_per_group)
+                groups = [rows_per_group] * full + ([rest] if rest else [])
+                index_parts.append(index_part(table, fname, groups))
+            else:  # finished by an interrupted run: reuse it as is
+                index_parts.append(shard_index_part(path))
             shard_entries.append(
                 {"path": fname, "split": split, "rows": len(rows), "sha256": sha256_file(path),
                  "bytes": path.stat().st_size}
             )
             bar.update(task, advance=1)
 
+    write_index(dest / INDEX, index_parts)
     planned = {s["path"] for s in shard_entries}
     for stale in dest.glob("*.parquet"):
         if stale.name not in planned:
@@ -492,6 +501,10 @@ def _write(
             "patient_conflicts": conflicts,
         },
         "shards": shard_entries,
+        "index": (
+            {"path": INDEX, "sha256": sha256_file(dest / INDEX), "rows": len(sample_ids)}
+            if index_parts else None
+        ),
         "counts": compute_counts(tables, tasks),
         "quarantined": quarantined,
         "source": {"items": n_items, "items_hash": items_hash},
