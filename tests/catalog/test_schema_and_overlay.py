@@ -162,3 +162,15 @@ def test_caller_uncertain_policy_overrides_mapping_table():
         {native: -1}
     )[i]  # NaN under the table's default policy
     assert ones.multilabel_from_values({native: -1})[i] == 1.0
+
+
+def test_yaml_syntax_error_names_position_but_not_the_line(tmp_path):
+    overlay = tmp_path / "mirror.yaml"
+    overlay.write_text(
+        "- name: ptbxl\n  sources:\n    - url: https://h.example/x.zip?token=SECRET123: [\n"
+    )
+    with pytest.raises(CatalogError) as err:
+        load_catalog(overlay, use_env=False)
+    assert "mirror.yaml" in str(err.value)
+    assert "line" in str(err.value)
+    assert "SECRET123" not in str(err.value)

@@ -56,7 +56,11 @@ def _read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise CatalogError(f"{path}: catalog file not found") from None
     except yaml.YAMLError as err:
-        raise CatalogError(f"{path}: not valid YAML: {err}") from None
+        # Only the position and the problem: the offending line itself may hold a token URL.
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "syntax error"
+        raise CatalogError(f"{path}: not valid YAML{where}: {problem}") from None
 
 
 def _overlay_entries(path: Path) -> list[dict[str, Any]]:

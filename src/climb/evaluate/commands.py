@@ -11,7 +11,6 @@ from rich.table import Table
 
 from climb.errors import ClimbError
 from climb.evaluate.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from climb.evaluate.run import RunError, evaluate_run, write_json
 
 SHOWN = ("auroc_macro", "auprc_macro", "balanced_accuracy", "mae")
 
@@ -44,6 +43,7 @@ def metrics_table(document: dict) -> Table:
 
 
 def run_robustness(run_dir: Path, store: str | None, split: str, seed: int) -> dict[str, Any]:
+    from climb.evaluate.run import RunError
     """Sweep every corruption of every model input and drop each modality; needs the trained
     model (climb.train.api) and the prepared store the run was trained on."""
     try:
@@ -130,6 +130,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Metrics with 95% patient-level bootstrap CIs and subgroups -> RUN/metrics.json."""
+        from climb.evaluate.run import RunError, evaluate_run, write_json  # sklearn: lazy
+
         if not run_dir.is_dir():
             raise RunError(f"{run_dir}: not a directory")
         document = evaluate_run(

@@ -9,8 +9,6 @@ from rich.console import Console
 from rich.progress import track
 
 from climb.evaluate.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from climb.report.html import write_report
-from climb.report.runs import load_run_info
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +26,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Tables and plots (multitask vs single-task, few-shot, fusion, robustness,
         subgroups) from run files -> OUT/index.html and OUT/report.md."""
+        from climb.report.html import write_report  # matplotlib/sklearn: import lazily
+        from climb.report.runs import load_run_info
         runs = [
             load_run_info(r, split, bootstrap, seed)
             for r in track(run_dirs, description="reading runs")
