@@ -42,6 +42,13 @@ def test_layout_and_manifest(store):
     for s in m["shards"]:
         assert s["path"].startswith(s["split"] + "-") and s["path"][-13:-8].isdigit()
         assert pq.ParquetFile(d / s["path"]).metadata.num_rows == s["rows"] <= 4
+    from climb.store.index import INDEX
+    from climb.store.writer import sha256_file
+
+    assert m["index"] == {"path": INDEX, "rows": 23, "sha256": sha256_file(d / INDEX)}
+    index = pq.read_table(d / INDEX)
+    assert "input.ecg" not in index.column_names and "input.ecg.nbytes" in index.column_names
+    assert index.column("shard").to_pylist()[0] == m["shards"][0]["path"]
     total = sum(c["samples"] for c in m["counts"].values())
     assert total == 23 == sum(s["rows"] for s in m["shards"])  # 24 minus the corrupt one
     assert m["counts"]["train"]["labels"]["rhythm"].keys() == {"normal", "paced", "other",

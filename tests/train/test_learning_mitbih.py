@@ -3,10 +3,12 @@
 The store is prepared from the bundled record with the demo_mitbih_beats adapter, split in
 time: the first 20 minutes train (1513 beats, 18 non-normal), the last 10 minutes test (758
 beats, 16 non-normal: atrial premature beats and one PVC). The model sees each beat's 2-lead
-ECG window and its RR-interval features (early fusion).
+ECG window (xresnet1d) and its RR-interval features (MLP), early fusion.
 
-Measured test AUROC after 6 epochs (seeds 0, 1, 2): 0.9997, 1.0, 1.0 (ECG window alone,
-4 epochs: 0.81). The test asserts 0.95: the measurement minus a margin.
+Measured test AUROC with this config (4 epochs, seeds 0, 1, 2): 1.0, 1.0, 1.0. The ECG
+window alone reaches only 0.63 / 0.82 (seeds 0 / 1): record 100's premature beats look
+nearly normal, their timing is what marks them. The test asserts 0.95, the measurement
+minus a margin.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shared_data_dir
-from tests.train.conftest import TINY_TAB, _prepare, train
+from tests.train.conftest import _prepare, train
 
 THRESHOLD = 0.95
 
@@ -26,15 +28,15 @@ def test_ecg_model_separates_normal_from_abnormal_beats(tmp_path):
              config={"val_start_min": 20.0, "test_start_min": 20.0})
     cfg = {
         "run": {"dir": str(tmp_path), "name": "mitbih"},
-        "data": {"store": str(store), "datasets": ["demo_mitbih_beats"], "batch_size": 64},
+        "data": {"store": str(store), "datasets": ["demo_mitbih_beats"], "batch_size": 128},
         "model": {"encoders": {
-            "ecg": {"type": "xresnet1d", "in_channels": 2, "layers": [1, 1],
-                    "widths": [16, 32], "stem": [16, 16, 16], "expansion": 1, "dim": 32},
-            "tabular": {**TINY_TAB, "hidden": [32]}},
-            "fusion": {"type": "early", "dim": 32}},
-        "optim": {"lr": 0.003},
+            "ecg": {"type": "xresnet1d", "in_channels": 2, "layers": [1], "widths": [16],
+                    "stem": [8, 8, 16], "expansion": 1, "dim": 16},
+            "tabular": {"type": "mlp", "in_features": 3, "hidden": [16]}},
+            "fusion": {"type": "early", "dim": 16}},
+        "optim": {"lr": 0.01},
         "loss": {"class_weights": "balanced"},
-        "trainer": {"max_epochs": 6, "enable_progress_bar": False},
+        "trainer": {"max_epochs": 4, "enable_progress_bar": False},
     }
     metrics = train(cfg)
     test = metrics["tasks"]["demo_mitbih_beats.beat"]["test"]

@@ -126,3 +126,10 @@ def test_multitask_then_fewshot_and_probe(store, tmp_path):
     assert frozen and all(torch.equal(src[k], dst[k]) for k in frozen)  # incl. BN stats
     head = "model.heads.demo_eeg_eyes__eyes.net.1.weight"
     assert not torch.equal(src[head], dst[head])  # the head trained
+
+    # fine-tuning from the same checkpoint trains the encoders too
+    train(cfg, "regime=finetune", "run.name=ft", "data.datasets=[demo_eeg_eyes]",
+          f"init.checkpoint={tmp_path / 'mt'}", "trainer.limit_train_batches=1")
+    ft = _state(tmp_path / "ft" / "checkpoints" / "last.ckpt")
+    eeg = [k for k in ft if k.startswith("model.encoders.eeg.") and "weight" in k]
+    assert any(not torch.equal(src[k], ft[k]) for k in eeg)

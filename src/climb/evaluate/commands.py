@@ -43,9 +43,9 @@ def metrics_table(document: dict) -> Table:
 
 
 def run_robustness(run_dir: Path, store: str | None, split: str, seed: int) -> dict[str, Any]:
-    from climb.evaluate.run import RunError
     """Sweep every corruption of every model input and drop each modality; needs the trained
     model (climb.train.api) and the prepared store the run was trained on."""
+    from climb.evaluate.run import RunError
     try:
         from torch.utils.data import DataLoader
 
@@ -103,7 +103,8 @@ def _sampling_rate(dataset: Any, name: str) -> float | None:
     import pyarrow.parquet as pq
 
     column = f"input.{name}.attrs"
-    for path in dict.fromkeys(getattr(dataset, "files", [])):
+    files = getattr(dataset, "files", [])
+    for path in dict.fromkeys(getattr(files, "paths", files)):  # list, or the loader's handles
         if column not in pq.read_schema(path).names:
             continue
         for text in pq.read_table(path, columns=[column]).column(0).to_pylist():

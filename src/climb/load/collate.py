@@ -34,10 +34,33 @@ def fit_shape(arr: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return out
 
 
-def _as_float(arr: np.ndarray) -> np.ndarray:
+def _batch_tensor(shape: tuple[int, ...]) -> torch.Tensor:
+    """An uninitialised float32 batch; in a DataLoader worker, in shared memory (as torch's
+    default_collate does), so that handing it to the main process copies nothing."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(shape, dtype=torch.float32)
+    numel = int(np.prod(shape))
+    storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(numel,
+                                                                               device="cpu")
+    return torch.empty(0, dtype=torch.float32).new(storage).resize_(shape)
+
+
+def _fill(dest: np.ndarray, arr: np.ndarray | None) -> None:
+    """Write ``arr`` into ``dest`` (float32) in one pass: cast, scale uint8 to [0, 1], pad with
+    zeros at the end / crop from the start."""
+    if arr is None:
+        dest[...] = 0
+        return
+    if arr.ndim != dest.ndim:
+        raise ValueError(f"cannot fit an array of shape {arr.shape} to {dest.shape}")
+    if arr.shape != dest.shape:
+        dest[...] = 0
+        region = tuple(slice(0, min(a, s)) for a, s in zip(arr.shape, dest.shape, strict=True))
+        dest, arr = dest[region], arr[region]
     if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0
-    return arr.astype(np.float32, copy=False)
+        np.multiply(arr, np.float32(1 / 255), out=dest, casting="unsafe")
+    else:
+        np.copyto(dest, arr, casting="unsafe")
 
 
 class Collator:
@@ -100,11 +123,11 @@ class Collator:
             if any(a.ndim != ndim for a in arrays):
                 raise ValueError(f"input {name!r}: samples have different numbers of dimensions")
             shape = tuple(max(a.shape[d] for a in arrays) for d in range(ndim))
-        out = np.zeros((len(values), *shape), dtype=np.float32)
+        out = _batch_tensor((len(values), *shape))
+        dest = out.numpy()
         for i, v in enumerate(values):
-            if v is not None:
-                out[i] = _as_float(fit_shape(np.asarray(v), shape))
-        return torch.from_numpy(out)
+            _fill(dest[i], None if v is None else np.asarray(v))
+        return out
 
     @staticmethod
     def _graphs(values: list[dict[str, np.ndarray] | None]) -> Any:

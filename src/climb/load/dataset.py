@@ -90,19 +90,19 @@ def to_sample(row: dict[str, Any], decode: bool = True) -> dict[str, Any]:
 
 
 class _Files:
-    """Per-process file handles (reopened after fork/spawn) and payload locations."""
+    """Per-process file handles (reopened after fork/spawn); Parquet footers are only parsed
+    for the row-group fallback."""
 
     def __init__(self, paths: list[str]):
         self.paths = paths
         self.pid = -1
         self.fds: dict[int, int] = {}
         self.parquet: dict[int, pq.ParquetFile] = {}
-        self.ends: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
         self.cache: OrderedDict[tuple[int, int, str], pa.Array] = OrderedDict()
 
     def _check(self) -> None:
         if self.pid != os.getpid():
-            self.fds, self.parquet, self.ends, self.cache = {}, {}, {}, OrderedDict()
+            self.fds, self.parquet, self.cache = {}, {}, OrderedDict()
             self.pid = os.getpid()
 
     def pf(self, f: int) -> pq.ParquetFile:
@@ -117,25 +117,6 @@ class _Files:
             self.fds[f] = os.open(self.paths[f], os.O_RDONLY)
         return self.fds[f]
 
-    def chunk_ends(self, f: int, column: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per row group: end offset of ``column``'s chunk, and whether a pread can serve it."""
-        key = (f, column)
-        if key not in self.ends:
-            meta = self.pf(f).metadata
-            c = self.pf(f).schema_arrow.get_field_index(column)
-            ends = np.zeros(meta.num_row_groups, np.int64)
-            ok = np.zeros(meta.num_row_groups, bool)
-            for g in range(meta.num_row_groups):
-                rg = meta.row_group(g)
-                cc = rg.column(c)
-                start = cc.dictionary_page_offset if cc.has_dictionary_page else None
-                start = start if start is not None else cc.data_page_offset
-                ends[g] = start + cc.total_compressed_size
-                ok[g] = (rg.num_rows == 1 and cc.compression == "UNCOMPRESSED"
-                         and not cc.has_dictionary_page)
-            self.ends[key] = (ends, ok)
-        return self.ends[key]
-
     def column_value(self, f: int, g: int, column: str, row: int, cache_size: int) -> Any:
         """Fallback: one value through a (cached) Parquet row-group read of one column."""
         key = (f, g, column)
@@ -149,16 +130,13 @@ class _Files:
             self.cache.move_to_end(key)
         return arr[row]
 
-    def pread_payload(self, f: int, g: int, column: str, nbytes: int) -> np.ndarray | None:
-        """The payload bytes of a one-row row group, or None when a pread cannot serve it."""
-        ends, ok = self.chunk_ends(f, column)
-        if not ok[g]:
-            return None
+    def pread(self, f: int, offset: int, nbytes: int) -> np.ndarray | None:
+        """``nbytes`` at ``offset`` of file ``f`` (one pread), checked against the Parquet
+        PLAIN length prefix just before them; None when it does not match."""
         buf = np.empty(nbytes + 8, dtype=np.uint8)  # value lands 8-byte aligned at buf[8:]
-        view = memoryview(buf)[4:]
-        got = os.preadv(self.fd(f), [view], int(ends[g]) - nbytes - 4)
+        got = os.preadv(self.fd(f), [memoryview(buf)[4:]], offset - 4)
         if got != nbytes + 4 or int.from_bytes(buf[4:8].tobytes(), "little") != nbytes:
-            return None  # not the PLAIN layout we expect: use the Parquet reader
+            return None  # not the layout we expect: use the Parquet reader
         return buf[8:]
 
 
@@ -187,6 +165,11 @@ class _IndexedPart:
         self.cols = cols
         self.nbytes = {
             k: pc.fill_null(cols[INPUT_PREFIX + k + ".nbytes"], -1).to_numpy()
+            for k in kinds
+        }
+        self.offset = {
+            k: pc.fill_null(cols[INPUT_PREFIX + k + ".offset"], -1).to_numpy()
+            if INPUT_PREFIX + k + ".offset" in cols else np.full(self.n, -1, np.int64)
             for k in kinds
         }
         self.labels = [n for n in table.column_names if n.startswith(LABEL_PREFIX)]
@@ -219,7 +202,8 @@ class _IndexedPart:
             if kind == "array":
                 shape = cols[col + ".shape"][i].as_py()
                 dtype = cols[col + ".dtype"][i].as_py()
-            raw = files.pread_payload(f, g, col, nbytes) if kind != "text" else None
+            offset = int(self.offset[name][i])
+            raw = files.pread(f, offset, nbytes) if offset >= 0 and kind != "text" else None
             if raw is None:
                 value = files.column_value(f, g, col, r, cache_size)
                 inputs[name] = decode_payload(kind, value, shape, dtype)
@@ -228,7 +212,8 @@ class _IndexedPart:
             else:
                 inputs[name] = decode_payload(kind, raw.tobytes())
             attr = cols.get(col + ATTRS_SUFFIX)
-            attrs[name] = json.loads(attr[i].as_py() or "{}") if attr is not None else {}
+            if kind == "encoded" and attr is not None:  # the decoder needs the encoding
+                attrs[name] = json.loads(attr[i].as_py() or "{}")
         out["inputs"] = inputs
         out["input_attrs"] = attrs
         meta = cols["meta"][i].as_py() if "meta" in cols else None

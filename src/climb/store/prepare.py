@@ -276,7 +276,8 @@ def prepare(
             and old.get("source", {}).get("items_hash") == items_hash
             and old.get("catalog_entry_hash") == entry_hash(entry)
         )
-        if same and all((dest / s["path"]).exists() for s in old["shards"]):
+        complete = all((dest / s["path"]).exists() for s in old["shards"])
+        if same and complete and (not old.get("index") or (dest / INDEX).exists()):
             log.info("%s: already prepared with this config", dest)
             return old
     work = dest / ".work"
@@ -456,9 +457,7 @@ def _write(
                 if throttle:
                     time.sleep(throttle * len(rows))
                 write_parquet_shard(path, table, rows_per_group, store_cfg.compression)
-                full, rest = divmod(len(rows), rows_per_group)
-                groups = [rows_per_group] * full + ([rest] if rest else [])
-                index_parts.append(index_part(table, fname, groups))
+                index_parts.append(index_part(table, path))
             else:  # finished by an interrupted run: reuse it as is
                 index_parts.append(shard_index_part(path))
             shard_entries.append(

@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
         "limit_train_batches": None,
         "limit_val_batches": None,
         "enable_progress_bar": True,
+        "enable_model_summary": True,
         "sync_batchnorm": False,
     },
     "monitor": {"metric": "val/loss", "mode": "min"},
