@@ -117,3 +117,26 @@ def test_paired_bootstrap_on_runs(tmp_path):
     wb = res["b"]["ci"][1] - res["b"]["ci"][0]
     assert width < wa + wb
     json.dumps(res)
+
+
+def test_single_patient_falls_back_to_sample_bootstrap_and_says_so():
+    """One patient (a single-subject time split): a patient-level CI would have zero width."""
+    import numpy as np
+
+    from climb.evaluate.run import TaskArrays, evaluate_task
+
+    rng = np.random.default_rng(0)
+    n = 200
+    y = (rng.random(n) < 0.3).astype(np.float32)
+    s = np.clip(y * 0.3 + rng.random(n) * 0.7, 0, 1).astype(np.float32)
+    task = TaskArrays(
+        key="d.t", type="binary", classes=["neg", "pos"], y=y,
+        s=np.stack([1 - s, s], axis=1), sample_id=np.array([f"s{i}" for i in range(n)]),
+        patient_id=np.array(["one-patient"] * n), meta=[{}] * n,
+    )
+    out = evaluate_task(task, n_resamples=200, seed=0)
+    assert out["bootstrap"]["unit"] == "sample (single patient)"
+    lo, hi = out["metrics"]["auroc_macro"]["ci"]
+    assert hi - lo > 0.01
+    many = TaskArrays(**{**task.__dict__, "patient_id": np.array([f"p{i}" for i in range(n)])})
+    assert evaluate_task(many, n_resamples=50, seed=0)["bootstrap"]["unit"] == "patient"

@@ -119,6 +119,22 @@ def _units(task: TaskArrays) -> np.ndarray:
     return np.where(task.patient_id == "", "sample:" + task.sample_id, task.patient_id)
 
 
+def bootstrap_units(task: TaskArrays, unit: str = "patient") -> tuple[np.ndarray, str]:
+    """The resampling units of a task and what they are.
+
+    Patients by default. A test set from a single patient (a single-subject recording split by
+    time, such as MIT-BIH record 100) makes a patient-level interval degenerate (zero width),
+    so it falls back to resampling samples and says so: the unit is then
+    ``"sample (single patient)"``, never passed off as a patient-level interval.
+    """
+    if unit != "patient":
+        return task.sample_id, "sample"
+    units = _units(task)
+    if len(np.unique(units)) < 2 and task.n > 1:
+        return task.sample_id, "sample (single patient)"
+    return units, "patient"
+
+
 def evaluate_task(
     task: TaskArrays,
     n_resamples: int = bs.DEFAULT_RESAMPLES,
@@ -128,7 +144,7 @@ def evaluate_task(
 ) -> dict[str, Any]:
     """Point metrics, patient-level bootstrap CIs, per-class metrics and subgroups of one task."""
     point, per_class = task_metrics(task, thresholds=thresholds)
-    groups_of = _units(task) if unit == "patient" else task.sample_id
+    groups_of, unit = bootstrap_units(task, unit)
     boot: dict[str, np.ndarray] = {}
     if n_resamples > 0 and task.n > 0:
         boot = bs.bootstrap_distribution(
@@ -190,7 +206,8 @@ def paired_bootstrap(
         return {"a": va, "b": vb, "diff": va - vb}
 
     point = diff(np.ones((1, a2.n)))
-    boot = bs.bootstrap_distribution(diff, _units(a2), n_resamples, seed)
+    units, unit = bootstrap_units(a2)
+    boot = bs.bootstrap_distribution(diff, units, n_resamples, seed)
     return {
         "task": a.key,
         "metric": metric,
@@ -200,6 +217,7 @@ def paired_bootstrap(
         "b": bs.summarize(float(point["b"][0]), boot["b"]),
         "diff": bs.summarize(float(point["diff"][0]), boot["diff"]),
         "p_value": bs.two_sided_p(boot["diff"]),
+        "unit": unit,
         "resamples": n_resamples,
         "seed": seed,
     }

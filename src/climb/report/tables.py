@@ -91,6 +91,7 @@ def delta_table(
             "delta [95% CI]",
             "p",
             "patients",
+            "CI unit",
         ],
     )
     multi = [r for r in runs if r.regime == "multitask"]
@@ -132,6 +133,7 @@ def delta_table(
                         fmt_ci(res["diff"]),
                         fmt_p(res["p_value"], n_resamples),
                         str(res["n_patients"]),
+                        res.get("unit", "patient"),
                     ]
                 )
     table.rows.sort(key=lambda r: (r[0], r[1], r[3], r[5]))
@@ -140,7 +142,8 @@ def delta_table(
     else:
         table.note = (
             f"delta = multitask - single-task on the samples both runs scored; "
-            f"paired patient-level bootstrap ({n_resamples} resamples, seed {seed}); "
+            f"paired bootstrap over patients ({n_resamples} resamples, seed {seed}; over "
+            "samples where the test set holds a single patient, as the CI unit column says); "
             "p two-sided. For MAE a negative delta is an improvement."
         )
     return table
@@ -370,6 +373,7 @@ def overview_table(runs: list[RunInfo]) -> Table:
             "n (patients)",
             "metric",
             "value [95% CI]",
+            "CI unit",
             "classes defined",
         ],
     )
@@ -383,6 +387,7 @@ def overview_table(runs: list[RunInfo]) -> Table:
                     run.name,
                     str(run.regime),
                     run.fusion or "",
+                    "",
                     "",
                     "",
                     "",
@@ -406,6 +411,7 @@ def overview_table(runs: list[RunInfo]) -> Table:
                     f"{task['n_samples']} ({task['n_patients']})",
                     metric,
                     fmt_ci(entry),
+                    (task.get("bootstrap") or {}).get("unit", "patient"),
                     f"{cd.get('defined')}/{cd.get('of')}" if cd.get("of") else "",
                 ]
             )
