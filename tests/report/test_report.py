@@ -94,7 +94,7 @@ def test_numbers_come_from_run_files(report):
     assert f"{rr:.3f}" in text
     # the delta table: 2 multitask runs x 4 tasks, each with a CI and a p-value
     assert md.count("| single-") >= 8
-    assert "paired patient-level bootstrap (200 resamples, seed 0)" in text
+    assert "paired bootstrap over patients (200 resamples, seed 0" in text
 
 
 def test_empty_sections_say_so(tmp_path):

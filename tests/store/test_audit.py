@@ -84,3 +84,20 @@ def test_tampered_shard_fails(copy):
     report = audit(copy)
     assert [e["path"] for e in report.checksum_errors] == [m["shards"][0]["path"]]
     assert not report.ok
+
+
+def test_single_subject_overlap_is_expected_and_text_duplicates_only_warn(tmp_path):
+    """Declared single-subject datasets and repeated normal report texts do not fail the audit,
+    but are reported; the bundled stores audit clean."""
+    from climb import demo_data
+    from climb.store.audit import audit
+    from climb.store.prepare import prepare
+
+    store = tmp_path / "store"
+    for name in ("demo_eeg_eyes", "demo_iu_xray_reports"):
+        prepare(name, demo_data.path(name), store, workers=1, progress=False)
+    report = audit(store)
+    assert report.ok, report.to_dict()
+    assert [o["dataset"] for o in report.expected_overlaps] == ["demo_eeg_eyes"]
+    assert report.cross_split_text_duplicates  # e.g. identical "no acute disease" reports
+    assert not report.patient_overlaps and not report.cross_split_duplicates

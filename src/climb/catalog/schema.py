@@ -142,6 +142,11 @@ class SampleCounts(_Strict):
 class SplitInfo(_Strict):
     official: bool
     definition: str = Field(min_length=3)
+    single_subject: bool = Field(
+        default=False,
+        description="one subject's recording split by time (e.g. MIT-BIH record 100): the "
+        "subject is in every split by construction; `climb audit` reports it as expected",
+    )
 
 
 class PatientIds(_Strict):

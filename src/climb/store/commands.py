@@ -80,7 +80,15 @@ def register(app: typer.Typer) -> None:
             for label, n in rows:
                 table.add_row(label, "[green]0[/]" if n == 0 else f"[red]{n}[/]")
             table.add_row("identical content within a split", str(report.within_split_duplicates))
+            table.add_row("single-subject datasets in several splits (declared, expected)",
+                          str(len(report.expected_overlaps)))
+            table.add_row("identical text across splits, different patients (warning)",
+                          str(len(report.cross_split_text_duplicates)))
             console.print(table)
+            for o in report.expected_overlaps[:10]:
+                console.print(f"  [yellow]expected[/] {o['dataset']}: single subject "
+                              f"{o['patient_id']} split by time over {', '.join(o['splits'])}",
+                              highlight=False)
             for o in report.patient_overlaps[:10]:
                 console.print(f"  [red]leak[/] {o['dataset']}: patient {o['patient_id']} in "
                               f"{', '.join(o['splits'])}", highlight=False)
