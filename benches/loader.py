@@ -1,17 +1,27 @@
 """Loader throughput and memory: climb's store vs raw decoding, MONAI, HF datasets, memcpy.
 
     python benches/loader.py [--ecg 400] [--images 600] [--volumes 160] [--workers 2]
+                             [--float32]
 
 For three sample kinds — 12-lead ECG records (12 x 5000, WFDB), 224 x 224 RGB images (PNG)
 and small CT volumes (32 x 128 x 128, one DICOM file per slice) — it writes a raw dataset in
 the real format, runs ``climb prepare`` on it, then measures one epoch (shuffled, batch 32,
-the same collate) of:
+the same collate, the same DataLoader settings: ``--workers`` persistent workers, no pinned
+memory) of:
 
   (a) climb      StoreDataset over the prepared Parquet store
   (b) raw        decoding the raw files per sample (wfdb / Pillow PNG / pydicom)
   (c) monai      monai.data.PersistentDataset over the same samples (its cache built first)
-  (d) hf         Hugging Face datasets over the same Parquet shards (Arrow cache built first)
-  (e) memcpy     copying the same array bytes already in RAM (the bound)
+  (d) hf         Hugging Face datasets over the same Parquet shards (Arrow cache built first),
+                 read a batch at a time (``Dataset.__getitems__``, as a DataLoader over a
+                 ``datasets.Dataset`` does)
+  (e) memcpy     gathering the batch's samples, already in RAM as one array, into a new
+                 batch array (one process, no DataLoader): the copy bound
+
+Every method yields the same batch: ``Collator(keep_dtype=True)``, the stored dtype
+(float32 ECG, uint8 images, int16 volumes; models convert on the device), or with
+``--float32`` ``Collator()``'s float32 batch (uint8 scaled to [0, 1]), which (e) then also
+makes (one cast-and-copy pass per sample).
 
 Each measurement runs in its own subprocess (clean peak RSS, VmHWM: main process and the
 largest DataLoader worker) over 3 epochs ($CLIMB_BENCH_EPOCHS), timed from the first batch
@@ -232,7 +242,12 @@ class HFWrap:
         return len(self.ds)
 
     def __getitem__(self, i: int) -> dict:
-        row = self.ds[i]
+        return self._sample(self.ds[i])
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        return [self._sample(row) for row in self.ds.__getitems__(list(indices))]
+
+    def _sample(self, row: dict) -> dict:
         arr = np.frombuffer(row[self.col], dtype=row[self.col + ".dtype"]).reshape(
             row[self.col + ".shape"])
         if self.kind == "image":
@@ -270,7 +285,8 @@ def _workers_peak(it) -> float:
 EPOCHS = int(os.environ.get("CLIMB_BENCH_EPOCHS", "3"))
 
 
-def child(method: str, kind: str, work: Path, workers: int, batch: int, store: Path) -> dict:
+def child(method: str, kind: str, work: Path, workers: int, batch: int, store: Path,
+          float32: bool = False) -> dict:
     """Run one measurement (in a fresh process); returns samples, seconds, peak RSS."""
     import torch
 
@@ -294,7 +310,16 @@ def child(method: str, kind: str, work: Path, workers: int, batch: int, store: P
         for epoch in range(EPOCHS):
             order = np.random.default_rng(epoch).permutation(len(ds))
             for b in range(0, len(order), batch):
-                out = data[np.sort(order[b : b + batch])]  # one copy of the batch's bytes
+                idx = order[b : b + batch]
+                if not float32:
+                    out = data[idx]  # a new batch array: one copy of the batch's bytes
+                    continue
+                out = np.empty((len(idx), *data.shape[1:]), np.float32)
+                for j, i in enumerate(idx):  # as the Collator: one cast(-and-scale) pass
+                    if data.dtype == np.uint8:
+                        np.multiply(data[i], np.float32(1 / 255), out=out[j], casting="unsafe")
+                    else:
+                        np.copyto(out[j], data[i], casting="unsafe")
         elapsed = time.perf_counter() - start
         assert out.size
         return {"samples": EPOCHS * len(ds), "seconds": elapsed, "rss": (_hwm_mb(), 0.0)}
@@ -309,7 +334,8 @@ def child(method: str, kind: str, work: Path, workers: int, batch: int, store: P
     else:
         raise ValueError(method)
     loader = torch.utils.data.DataLoader(
-        ds, batch_size=batch, shuffle=True, num_workers=workers, collate_fn=Collator(),
+        ds, batch_size=batch, shuffle=True, num_workers=workers,
+        collate_fn=Collator(keep_dtype=not float32), pin_memory=False,
         generator=torch.Generator().manual_seed(0), persistent_workers=workers > 0)
     n = 0
     start = None
@@ -328,9 +354,9 @@ def child(method: str, kind: str, work: Path, workers: int, batch: int, store: P
     return {"samples": n, "seconds": elapsed, "rss": (_hwm_mb(), worker_peak)}
 
 
-def run_child(method, kind, work, workers, batch, store) -> dict:
+def run_child(method, kind, work, workers, batch, store, float32=False) -> dict:
     cmd = [sys.executable, __file__, "--child", method, kind, str(work), str(workers),
-           str(batch), str(store)]
+           str(batch), str(store), str(int(float32))]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{method}/{kind} failed:\n{out.stderr[-3000:]}")
@@ -373,6 +399,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=10, help="size factor of the RSS test")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--workdir", type=Path, default=None, help="keep data here")
+    parser.add_argument("--float32", action="store_true",
+                        help="collate to float32 (uint8 scaled) instead of the stored dtype")
     args = parser.parse_args()
 
     from climb.store.prepare import prepare
@@ -406,14 +434,15 @@ def main() -> None:
             if setup in methods:
                 run_child(f"setup-{setup}", kind, work, args.workers, args.batch, work / "store")
         for method in methods:
-            r = run_child(method, kind, work, args.workers, args.batch, work / "store")
+            r = run_child(method, kind, work, args.workers, args.batch, work / "store",
+                          args.float32)
             results[kind][method] = r
             print(f"[{kind}] {method}: {r['samples'] / r['seconds']:.0f} samples/s",
                   file=sys.stderr)
         big = scaled_store(work, kind, args.scale)
         results[kind]["rss_1x"] = run_child("climb", kind, work, args.workers, args.batch,
-                                            work / "store")["rss"]
-        r = run_child("climb", kind, work, args.workers, args.batch, big)
+                                            work / "store", args.float32)["rss"]
+        r = run_child("climb", kind, work, args.workers, args.batch, big, args.float32)
         results[kind]["rss_big"] = r["rss"]
         results[kind]["big_rate"] = r["samples"] / r["seconds"]
     print_table(results, sizes, args)
@@ -429,6 +458,7 @@ def print_table(results: dict, sizes: dict, args) -> None:
     shapes = {"ecg": "12 x 5000 float32", "image": "3 x 224 x 224 uint8",
               "volume": "32 x 128 x 128 int16"}
     table = Table(title=f"climb loader benchmark (workers={args.workers}, batch={args.batch}, "
+                        f"{'float32' if args.float32 else 'stored dtype'} batches, "
                         f"{os.cpu_count()} CPUs)")
     for col in ("data", "method", "samples/s", "MB/s", "vs raw", "climb vs", "peak RSS MB "
                 "(main / worker)"):
@@ -456,8 +486,9 @@ def print_table(results: dict, sizes: dict, args) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _, _, method, kind, work, workers, batch, store = sys.argv
-        result = child(method, kind, Path(work), int(workers), int(batch), Path(store))
+        _, _, method, kind, work, workers, batch, store, float32 = sys.argv
+        result = child(method, kind, Path(work), int(workers), int(batch), Path(store),
+                       bool(int(float32)))
         print(json.dumps(result))
     else:
         main()

@@ -80,3 +80,21 @@ def test_collates_store_samples_from_two_datasets(two_store):
     assert batch["label_mask"][key_a][1].any().item() is False  # b's sample has no a-labels
     assert batch["label_mask"][key_b][0].any().item() is False
     assert batch["label_mask"][key_b][1].all()
+
+
+def test_keeps_the_memory_order_and_optionally_the_dtype():
+    hwc = [np.random.default_rng(i).integers(0, 256, (5, 6, 3), dtype=np.uint8)
+           for i in range(2)]
+    samples = [_sample("d", {"image": a.transpose(2, 0, 1)}, {}, str(i))
+               for i, a in enumerate(hwc)]
+    out = Collator()(samples)["inputs"]["image"]
+    assert out.shape == (2, 3, 5, 6) and out.dtype == torch.float32
+    assert out.is_contiguous(memory_format=torch.channels_last)  # no transposing copy
+    want = torch.from_numpy(np.stack(hwc).transpose(0, 3, 1, 2).astype(np.float32) / 255)
+    assert torch.allclose(out, want)
+    kept = Collator(keep_dtype=True)(samples)["inputs"]["image"]
+    assert kept.dtype == torch.uint8 and torch.equal(kept, torch.from_numpy(
+        np.stack(hwc).transpose(0, 3, 1, 2)))
+    mixed = [_sample("d", {"v": np.ones((2, 3), dt)}, {}, str(i))
+             for i, dt in enumerate((np.int16, np.float32))]
+    assert Collator(keep_dtype=True)(mixed)["inputs"]["v"].dtype == torch.float32

@@ -6,6 +6,16 @@ float32 (uint8 scaled to [0, 1]); a sample without that input gets zeros and
 ``input_mask[name] = False``. Text stays ``list[str]`` ("" where missing); graphs become a
 ``torch_geometric.data.Batch`` with one graph per sample (an empty graph where missing).
 
+``Collator(..., keep_dtype=True)`` keeps the stored dtype instead (uint8 images stay uint8 in
+[0, 255], int16 volumes stay int16; samples of different dtypes are promoted): the batch is
+then a quarter / half the bytes and, for a batch read by :meth:`StoreDataset.__getitems__`, the
+very buffer the payloads were read into (no copy). The encoders of ``climb.models`` accept
+it (images: uint8 -> float / 255; others: ``.float()``); convert on the device.
+
+A batch keeps the memory order of its samples: images stored H x W x C come as
+``[B, C, H, W]`` tensors with channels-last strides (what ``torch.channels_last`` means),
+not a transposing copy; call ``.contiguous()`` where a consumer needs C order.
+
 Labels are batched for every task in ``tasks`` (so a mixed-dataset batch has every task):
 multilabel ``[B, C]`` float (NaN unknown), multiclass/binary ``[B]`` long (-1 missing),
 regression ``[B]`` float (NaN missing), each with a boolean ``label_mask`` of the same shape.
@@ -13,6 +23,8 @@ regression ``[B]`` float (NaN missing), each with a boolean ``label_mask`` of th
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,20 +46,65 @@ def fit_shape(arr: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return out
 
 
-def _batch_tensor(shape: tuple[int, ...]) -> torch.Tensor:
-    """An uninitialised float32 batch; in a DataLoader worker, in shared memory (as torch's
+def _batch_tensor(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """An uninitialised batch; in a DataLoader worker, in shared memory (as torch's
     default_collate does), so that handing it to the main process copies nothing."""
     if torch.utils.data.get_worker_info() is None:
-        return torch.empty(shape, dtype=torch.float32)
+        return torch.empty(shape, dtype=dtype)
     numel = int(np.prod(shape))
-    storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(numel,
-                                                                               device="cpu")
-    return torch.empty(0, dtype=torch.float32).new(storage).resize_(shape)
+    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(numel, device="cpu")
+    out = torch.empty(0, dtype=dtype).new(storage).resize_(shape)
+    _populate(out)
+    return out
 
 
-def _fill(dest: np.ndarray, arr: np.ndarray | None) -> None:
-    """Write ``arr`` into ``dest`` (float32) in one pass: cast, scale uint8 to [0, 1], pad with
-    zeros at the end / crop from the start."""
+def _populate(tensor: torch.Tensor) -> None:
+    """Fault in the pages of a new shared-memory tensor with one madvise(MADV_POPULATE_WRITE)
+    (Linux >= 5.14) rather than one page fault per 4 KiB page on first write; a no-op
+    elsewhere."""
+    if _MADVISE is None or tensor.nbytes < 1 << 20:
+        return
+    start = tensor.data_ptr() & ~(PAGE - 1)
+    _MADVISE(start, tensor.data_ptr() + tensor.nbytes - start, 23)  # MADV_POPULATE_WRITE
+
+
+def _madvise():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.madvise
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        return fn if sys.platform == "linux" else None
+    except (OSError, AttributeError):
+        return None
+
+
+PAGE = 4096
+_MADVISE = _madvise() if os.environ.get("CLIMB_POPULATE", "1") == "1" else None
+
+
+def _memory_order(arr: np.ndarray) -> tuple[int, ...] | None:
+    """The axis permutation ``p`` with ``arr.transpose(p)`` C-contiguous (None if there is
+    none): (1, 2, 0) for the C x H x W view of an H x W x C image."""
+    if arr.flags.c_contiguous:
+        return tuple(range(arr.ndim))
+    order = tuple(int(k) for k in np.argsort([-s for s in arr.strides], kind="stable"))
+    return order if arr.transpose(order).flags.c_contiguous else None
+
+
+def _batch_like(shape: tuple[int, ...], dtype: torch.dtype,
+                order: tuple[int, ...]) -> torch.Tensor:
+    """A ``[B, *shape]`` batch whose samples are laid out in memory ``order`` (see
+    :func:`_memory_order`): a permuted view of a C-contiguous buffer."""
+    base = _batch_tensor((shape[0], *(shape[1 + k] for k in order)), dtype)
+    inverse = np.argsort(order)
+    return base.permute(0, *(1 + int(k) for k in inverse))
+
+
+def _fill(dest: np.ndarray, arr: np.ndarray | None, scale: bool = True) -> None:
+    """Write ``arr`` into ``dest`` in one pass: cast (uint8 scaled to [0, 1] when ``scale``
+    and ``dest`` is floating), pad with zeros at the end / crop from the start."""
     if arr is None:
         dest[...] = 0
         return
@@ -57,7 +114,7 @@ def _fill(dest: np.ndarray, arr: np.ndarray | None) -> None:
         dest[...] = 0
         region = tuple(slice(0, min(a, s)) for a, s in zip(arr.shape, dest.shape, strict=True))
         dest, arr = dest[region], arr[region]
-    if arr.dtype == np.uint8:
+    if scale and arr.dtype == np.uint8 and dest.dtype.kind == "f":
         np.multiply(arr, np.float32(1 / 255), out=dest, casting="unsafe")
     else:
         np.copyto(dest, arr, casting="unsafe")
@@ -71,10 +128,12 @@ class Collator:
         tasks: Sequence[TaskSpec] = (),
         shapes: Mapping[str, Sequence[int]] | None = None,
         inputs: Sequence[str] | None = None,
+        keep_dtype: bool = False,
     ):
         self.tasks = list(tasks)
         self.shapes = {k: tuple(v) for k, v in (shapes or {}).items()}
         self.inputs = list(inputs) if inputs is not None else None
+        self.keep_dtype = keep_dtype
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         names = self.inputs
@@ -85,7 +144,7 @@ class Collator:
         for name in names:
             values = [s["inputs"].get(name) for s in samples]
             masks[name] = torch.tensor([v is not None for v in values], dtype=torch.bool)
-            inputs[name] = self._batch_input(name, values)
+            inputs[name] = self._batch_input(name, values, getattr(samples, "batched", None))
         labels, label_mask = self._labels(samples)
         return {
             "inputs": inputs,
@@ -101,13 +160,15 @@ class Collator:
 
     # ---------------------------------------------------------------- inputs
 
-    def _batch_input(self, name: str, values: list[Any]) -> Any:
+    def _batch_input(self, name: str, values: list[Any],
+                     batched: Mapping[str, tuple[torch.Tensor, list]] | None = None) -> Any:
         present = [v for v in values if v is not None]
+        dtype = torch.float32
         if not present:
             shape = self.shapes.get(name)
             if shape is None:
                 return None
-            return torch.zeros((len(values), *shape), dtype=torch.float32)
+            return torch.zeros((len(values), *shape), dtype=dtype)
         first = present[0]
         if isinstance(first, str):
             return [v if v is not None else "" for v in values]
@@ -116,6 +177,9 @@ class Collator:
         if isinstance(first, bytes | bytearray):
             raise TypeError(f"input {name!r} is still encoded bytes; build the dataset with "
                             "decode=True")
+        ready = self._prebatched(name, values, batched)
+        if ready is not None:
+            return ready
         arrays = [np.asarray(v) for v in present]
         shape = self.shapes.get(name)
         if shape is None:
@@ -123,10 +187,47 @@ class Collator:
             if any(a.ndim != ndim for a in arrays):
                 raise ValueError(f"input {name!r}: samples have different numbers of dimensions")
             shape = tuple(max(a.shape[d] for a in arrays) for d in range(ndim))
-        out = _batch_tensor((len(values), *shape))
-        dest = out.numpy()
+        if self.keep_dtype:
+            dtype = torch.from_numpy(np.empty(0, np.result_type(*arrays))).dtype
+        order = tuple(range(len(shape)))
+        if all(a.shape == tuple(shape) for a in arrays):  # keep the samples' memory order
+            orders = {_memory_order(a) for a in arrays}
+            if len(orders) == 1 and None not in orders:
+                order = orders.pop()
+        out = _batch_like((len(values), *shape), dtype, order)
+        base = out.permute(0, *(1 + k for k in order)).numpy()  # C-contiguous
         for i, v in enumerate(values):
-            _fill(dest[i], None if v is None else np.asarray(v))
+            arr = None if v is None else np.asarray(v).transpose(order)
+            _fill(base[i], arr, scale=not self.keep_dtype)
+        return out
+
+    def _prebatched(self, name: str, values: list[Any],
+                    batched: Mapping[str, tuple[torch.Tensor, list]] | None) -> Any:
+        """The batch tensor a dataset's ``__getitems__`` read the samples into (as the
+        float32 batch unless ``keep_dtype``), or None where it does not hold these values
+        (samples replaced, or another shape wanted)."""
+        if not batched or name not in batched:
+            return None
+        tensor, views = batched[name]
+        if len(views) != len(values) or any(v is not w for v, w in zip(values, views,
+                                                                        strict=True)):
+            return None
+        shape = self.shapes.get(name)
+        if shape is not None and tuple(shape) != tuple(tensor.shape[1:]):
+            return None
+        if self.keep_dtype or tensor.dtype == torch.float32:
+            return tensor
+        full = _memory_order(tensor.numpy())
+        if full is None or full[0] != 0:
+            return None
+        order = tuple(k - 1 for k in full[1:])  # the samples' memory order
+        out = _batch_like(tuple(tensor.shape), torch.float32, order)
+        perm = (0, *(1 + k for k in order))
+        src, dest = tensor.permute(*perm).numpy(), out.permute(*perm).numpy()
+        if src.dtype == np.uint8:
+            np.multiply(src, np.float32(1 / 255), out=dest, casting="unsafe")
+        else:
+            np.copyto(dest, src, casting="unsafe")
         return out
 
     @staticmethod

@@ -8,6 +8,12 @@ the page cache, checked against the Parquet length prefix. Otherwise (small reco
 a row group, text, stores without an index) it is a Parquet row-group read with a tiny LRU
 cache of decoded row groups. Workers open their own file handles lazily; nothing of the
 dataset is copied per worker, and peak memory does not grow with the dataset.
+
+A DataLoader with a batch size calls :meth:`StoreDataset.__getitems__` once per batch: the
+small columns are taken for the whole batch at once, and an array input that every sample
+of the batch holds with one dtype and shape is read (one ``preadv`` per payload) straight
+into one ``[B, ...]`` buffer, in shared memory inside a worker, which
+:class:`climb.load.Collator` returns as the batch tensor without a further copy.
 """
 
 from __future__ import annotations
@@ -53,13 +59,48 @@ def decode_encoded(data: bytes, encoding: str | None) -> np.ndarray:
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
+def _channels_first_axes(shape: Sequence[int]) -> tuple[int, ...] | None:
+    """How :func:`channels_first` moves the axes of an image of ``shape``: None = add a
+    channel axis in front, else the transpose axes."""
+    if len(shape) == 2:
+        return None
+    if len(shape) == 3 and shape[-1] in (1, 3, 4) and shape[0] not in (1, 3, 4):
+        return (2, 0, 1)
+    return tuple(range(len(shape)))
+
+
 def channels_first(image: np.ndarray) -> np.ndarray:
     """H x W -> 1 x H x W; H x W x C (C in 1, 3, 4) -> C x H x W (a view); else unchanged."""
-    if image.ndim == 2:
+    axes = _channels_first_axes(image.shape)
+    if axes is None:
         return image[None]
-    if image.ndim == 3 and image.shape[-1] in (1, 3, 4) and image.shape[0] not in (1, 3, 4):
-        return image.transpose(2, 0, 1)
-    return image
+    return image if axes == tuple(range(image.ndim)) else image.transpose(axes)
+
+
+def _batch_channels_first(batch: np.ndarray, tensor: torch.Tensor):
+    """:func:`channels_first` applied to each sample of a batch (views of both)."""
+    axes = _channels_first_axes(batch.shape[1:])
+    if axes is None:
+        return batch[:, None], tensor.unsqueeze(1)
+    full = (0, *(1 + a for a in axes))
+    return batch.transpose(full), tensor.permute(*full)
+
+
+def _torch_dtype(dtype: np.dtype) -> torch.dtype | None:
+    """The torch dtype of a numpy dtype (None where torch has none)."""
+    try:
+        return torch.from_numpy(np.empty(0, dtype)).dtype
+    except TypeError:
+        return None
+
+
+class SampleBatch(list):
+    """The samples :meth:`StoreDataset.__getitems__` returns: a list as
+    ``[dataset[i] for i in indices]`` would be, plus ``batched``: for each array input read
+    straight into one batch buffer, ``(tensor [B, ...], the samples' views of it)``, which
+    :class:`climb.load.Collator` hands on without a copy."""
+
+    batched: dict[str, tuple[torch.Tensor, list[np.ndarray]]]
 
 
 def to_sample(row: dict[str, Any], decode: bool = True) -> dict[str, Any]:
@@ -173,6 +214,126 @@ class _IndexedPart:
             for k in kinds
         }
         self.labels = [n for n in table.column_names if n.startswith(LABEL_PREFIX)]
+        self.layout = {k: self._layout(cols, k) for k, kind in kinds.items()
+                       if kind == "array" and INPUT_PREFIX + k + ".shape" in cols
+                       and INPUT_PREFIX + k + ".dtype" in cols}
+
+    @staticmethod
+    def _layout(cols: dict[str, pa.Array], name: str):
+        """Per row, as numpy: dtype code (-1 = none), the dtypes, ndim, and where the row's
+        shape starts in the flat shape values (for batch reads without per-row Python)."""
+        enc = pc.dictionary_encode(cols[INPUT_PREFIX + name + ".dtype"])
+        codes = pc.fill_null(enc.indices, -1).to_numpy().astype(np.int64)
+        dtypes = [np.dtype(d) for d in enc.dictionary.to_pylist()]
+        shapes = cols[INPUT_PREFIX + name + ".shape"]
+        ndim = pc.fill_null(pc.list_value_length(shapes), 0).to_numpy().astype(np.int64)
+        flat = shapes.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(ndim)])[:-1].astype(np.int64)
+        return codes, dtypes, ndim, flat, starts
+
+    def array_plan(self, name: str, local: np.ndarray) -> tuple[np.dtype, tuple[int, ...]] | None:
+        """(dtype, shape) when rows ``local`` all hold input ``name`` as arrays of that one
+        dtype and shape, each readable with one pread; else None."""
+        layout = self.layout.get(name)
+        if layout is None or not len(local) or (self.offset[name][local] < 0).any():
+            return None
+        codes, dtypes, ndim, flat, starts = layout
+        code, nd = codes[local], ndim[local]
+        if code[0] < 0 or (code != code[0]).any() or (nd != nd[0]).any():
+            return None
+        shapes = flat[starts[local][:, None] + np.arange(nd[0])]
+        if (shapes != shapes[0]).any():
+            return None
+        dtype, shape = dtypes[int(code[0])], tuple(int(x) for x in shapes[0])
+        if (self.nbytes[name][local] != dtype.itemsize * int(np.prod(shape))).any():
+            return None
+        return dtype, shape
+
+    def read_into(self, name: str, local: np.ndarray, dest: np.ndarray, pos: np.ndarray,
+                  files: _Files, cache_size: int) -> None:
+        """Read the payloads of rows ``local`` (an :meth:`array_plan` that held) into
+        ``dest[pos[j]]`` (``dest`` C-contiguous): one preadv each, the Parquet length prefix
+        into a side buffer and checked; a row that fails the check goes through the Parquet
+        reader."""
+        b = len(local)
+        nbytes = self.nbytes[name][local]
+        size = int(nbytes[0])
+        out = memoryview(dest.reshape(-1).view(np.uint8))
+        prefix = np.zeros(b, dtype="<u4")
+        pview = memoryview(prefix.view(np.uint8))
+        fds = {int(f): files.fd(int(f)) for f in np.unique(self.file[local])}
+        got = np.zeros(b, dtype=np.int64)
+        for j, (f, off, p) in enumerate(zip(self.file[local].tolist(),
+                                            self.offset[name][local].tolist(), pos.tolist(),
+                                            strict=True)):
+            got[j] = os.preadv(fds[f], [pview[4 * j : 4 * j + 4],
+                                        out[size * p : size * (p + 1)]], off - 4)
+        for j in np.flatnonzero((got != size + 4) | (prefix != nbytes)):
+            i = int(local[j])
+            value = files.column_value(int(self.file[i]), int(self.group[i]),
+                                       INPUT_PREFIX + name, int(self.row[i]), cache_size)
+            dest[pos[j]] = decode_payload("array", value, dest.shape[1:], dest.dtype)
+
+    def get_many(self, local: np.ndarray, files: _Files, cache_size: int,
+                 skip: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Rows ``local`` as :meth:`get` gives them, but for the inputs in ``skip``; the small
+        columns are taken once for the whole batch."""
+        cols, take = self.cols, pa.array(np.asarray(local, dtype=np.int64))
+        base = {name: cols[name].take(take).to_pylist()
+                for name in ("sample_id", "patient_id", "study_id", "split", "dataset",
+                             "modality")}
+        labels: dict[str, list[Any]] = {}
+        for name in self.labels:
+            taken = cols[name].take(take)
+            if pa.types.is_list(taken.type):
+                flat = taken.flatten().to_numpy(zero_copy_only=False)
+                lengths = pc.fill_null(pc.list_value_length(taken), 0).to_numpy()
+                parts = np.split(flat, np.cumsum(lengths)[:-1])
+                valid = taken.is_valid().to_numpy(zero_copy_only=False)
+                labels[name[len(LABEL_PREFIX):]] = [
+                    v if ok else None for v, ok in zip(parts, valid, strict=True)]
+            else:
+                labels[name[len(LABEL_PREFIX):]] = taken.to_pylist()
+        metas = cols["meta"].take(take).to_pylist() if "meta" in cols else [None] * len(local)
+        rows = []
+        for j, i in enumerate(np.asarray(local).tolist()):
+            row: dict[str, Any] = {name: values[j] for name, values in base.items()}
+            row["labels"] = {task: values[j] for task, values in labels.items()}
+            inputs: dict[str, Any] = {}
+            attrs: dict[str, Any] = {}
+            for name, kind in self.kinds.items():
+                if name not in skip:
+                    self._input(i, name, kind, files, cache_size, inputs, attrs)
+            row["inputs"], row["input_attrs"] = inputs, attrs
+            row["meta"] = json.loads(metas[j]) if metas[j] else {}
+            rows.append(row)
+        return rows
+
+    def _input(self, i: int, name: str, kind: str, files: _Files, cache_size: int,
+               inputs: dict[str, Any], attrs: dict[str, Any]) -> None:
+        """Read input ``name`` of row ``i`` into ``inputs`` (and its attrs into ``attrs``)."""
+        nbytes = int(self.nbytes[name][i])
+        if nbytes < 0:
+            return  # this record has no such input
+        cols = self.cols
+        f, g, r = int(self.file[i]), int(self.group[i]), int(self.row[i])
+        col = INPUT_PREFIX + name
+        shape = dtype = None
+        if kind == "array":
+            shape = cols[col + ".shape"][i].as_py()
+            dtype = cols[col + ".dtype"][i].as_py()
+        offset = int(self.offset[name][i])
+        raw = files.pread(f, offset, nbytes) if offset >= 0 and kind != "text" else None
+        if raw is None:
+            value = files.column_value(f, g, col, r, cache_size)
+            inputs[name] = decode_payload(kind, value, shape, dtype)
+        elif kind == "array":
+            inputs[name] = raw.view(np.dtype(dtype)).reshape(shape)
+        else:
+            inputs[name] = decode_payload(kind, raw.tobytes())
+        attr = cols.get(col + ATTRS_SUFFIX)
+        if kind == "encoded" and attr is not None:  # the decoder needs the encoding
+            attrs[name] = json.loads(attr[i].as_py() or "{}")
 
     def get(self, i: int, files: _Files, cache_size: int) -> dict[str, Any]:
         cols = self.cols
@@ -190,30 +351,10 @@ class _IndexedPart:
             else:
                 labels[name[len(LABEL_PREFIX):]] = value.as_py()
         out["labels"] = labels
-        f, g, r = int(self.file[i]), int(self.group[i]), int(self.row[i])
         inputs: dict[str, Any] = {}
         attrs: dict[str, Any] = {}
         for name, kind in self.kinds.items():
-            nbytes = int(self.nbytes[name][i])
-            if nbytes < 0:
-                continue  # this record has no such input
-            col = INPUT_PREFIX + name
-            shape = dtype = None
-            if kind == "array":
-                shape = cols[col + ".shape"][i].as_py()
-                dtype = cols[col + ".dtype"][i].as_py()
-            offset = int(self.offset[name][i])
-            raw = files.pread(f, offset, nbytes) if offset >= 0 and kind != "text" else None
-            if raw is None:
-                value = files.column_value(f, g, col, r, cache_size)
-                inputs[name] = decode_payload(kind, value, shape, dtype)
-            elif kind == "array":
-                inputs[name] = raw.view(np.dtype(dtype)).reshape(shape)
-            else:
-                inputs[name] = decode_payload(kind, raw.tobytes())
-            attr = cols.get(col + ATTRS_SUFFIX)
-            if kind == "encoded" and attr is not None:  # the decoder needs the encoding
-                attrs[name] = json.loads(attr[i].as_py() or "{}")
+            self._input(i, name, kind, files, cache_size, inputs, attrs)
         out["inputs"] = inputs
         out["input_attrs"] = attrs
         meta = cols["meta"][i].as_py() if "meta" in cols else None
@@ -259,6 +400,11 @@ class _GroupedPart:
         else:
             self.views.move_to_end(g)
         return view.row(i - int(self.group_start[g]))
+
+    def get_many(self, local: np.ndarray, files: _Files, cache_size: int,
+                 skip: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Rows ``local`` (row-group reads; nothing to batch here)."""
+        return [self.get(int(i), files, cache_size) for i in local]
 
 
 class StoreDataset(torch.utils.data.Dataset):
@@ -326,6 +472,57 @@ class StoreDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return to_sample(self.row(index), self.decode)
+
+    def __getitems__(self, indices: Sequence[int]) -> SampleBatch:
+        """The samples at ``indices``, as ``[self[i] for i in indices]`` (a torch DataLoader
+        with a batch size calls this once per batch). Where every sample holds array input
+        ``name`` with one dtype and shape, readable with one pread each, the payloads are
+        read straight into one ``[B, ...]`` buffer (in shared memory inside a DataLoader
+        worker) and the samples get views of it, listed in the result's ``batched``; the
+        small columns are taken once per batch."""
+        from climb.load.collate import _batch_tensor
+
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        idx = np.where(idx < 0, idx + n, idx)
+        if len(idx) and (idx.min() < 0 or idx.max() >= n):
+            bad = next(int(i) for i in indices if not -n <= int(i) < n)
+            raise IndexError(f"index {bad} out of range for {n} samples")
+        part_of = np.searchsorted(self._starts, idx, side="right") - 1
+        groups = [(int(d), np.flatnonzero(part_of == d)) for d in np.unique(part_of)]
+        local = {d: idx[pos] - self._starts[d] for d, pos in groups}
+        stacked: dict[str, np.ndarray] = {}
+        tensors: dict[str, torch.Tensor] = {}
+        if groups and all(isinstance(self._parts[d], _IndexedPart) for d, _ in groups):
+            names = set.intersection(*(set(self._parts[d].layout) for d, _ in groups))
+            for name in sorted(names):
+                plans = {self._parts[d].array_plan(name, local[d]) for d, _ in groups}
+                plan = plans.pop() if len(plans) == 1 else None
+                tdtype = _torch_dtype(plan[0]) if plan is not None else None
+                if tdtype is None:
+                    continue
+                tensor = _batch_tensor((len(idx), *plan[1]), tdtype)
+                buf = tensor.numpy()
+                for d, pos in groups:
+                    self._parts[d].read_into(name, local[d], buf, pos, self.files,
+                                             self.cache_size)
+                stacked[name], tensors[name] = buf, tensor
+        rows: list[dict[str, Any]] = [{}] * len(idx)
+        for d, pos in groups:
+            got = self._parts[d].get_many(local[d], self.files, self.cache_size, skip=stacked)
+            for p, row in zip(pos.tolist(), got, strict=True):
+                rows[p] = row
+        samples = SampleBatch(to_sample(row, self.decode) for row in rows)
+        samples.batched = {}
+        for name, buf in stacked.items():
+            tensor = tensors[name]
+            if name == "image":  # as to_sample does for array images
+                buf, tensor = _batch_channels_first(buf, tensor)
+            views = [buf[p] for p in range(len(samples))]
+            for sample, view in zip(samples, views, strict=True):
+                sample["inputs"][name] = view
+            samples.batched[name] = (tensor, views)
+        return samples
 
     def __getstate__(self) -> dict[str, Any]:  # workers get the index, never open handles
         state = self.__dict__.copy()

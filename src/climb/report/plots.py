@@ -33,14 +33,15 @@ def _save(fig, path: Path) -> Path:
 
 
 def fewshot_plot(records: list[dict], path: Path) -> Path | None:
-    """Metric vs k (log2 axis) per task, with 95% CI bars; one point per run."""
+    """Metric vs k (log2 axis) per task and init (pretrained / scratch), with 95% CI bars."""
     records = [r for r in records if r.get("value") is not None]
     if not records:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     by_task: dict[str, list[dict]] = defaultdict(list)
     for r in records:
-        by_task[r["task"]].append(r)
+        label = r["task"] + (f" ({r['init']})" if r.get("init") else "")
+        by_task[label].append(r)
     for task, rows in sorted(by_task.items()):
         rows = sorted(rows, key=lambda r: r["k"])
         ks = np.array([r["k"] for r in rows], dtype=float)

@@ -35,6 +35,12 @@ class RunInfo:
         return int(k) if k is not None and self.regime == "fewshot" else None
 
     @property
+    def init(self) -> str:
+        """"pretrained" when the run starts from a checkpoint (init.checkpoint), else "scratch"."""
+        init = self.config.get("init")
+        return "pretrained" if isinstance(init, dict) and init.get("checkpoint") else "scratch"
+
+    @property
     def fusion(self) -> str | None:
         model = self.config.get("model")
         fusion = model.get("fusion") if isinstance(model, dict) else None

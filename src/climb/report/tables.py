@@ -154,7 +154,9 @@ def delta_table(
 
 def fewshot_table(runs: list[RunInfo]) -> Table:
     """Headline metric with CI for each few-shot run, by task and k."""
-    table = Table(title="Few-shot", columns=["task", "k", "run", "metric", "value [95% CI]"])
+    table = Table(
+        title="Few-shot", columns=["task", "init", "k", "run", "metric", "value [95% CI]"]
+    )
     for run in runs:
         k = run.fewshot_k
         if k is None or not run.metrics:
@@ -164,15 +166,18 @@ def fewshot_table(runs: list[RunInfo]) -> Table:
             table.records.append(
                 {
                     "task": key,
+                    "init": run.init,
                     "k": k,
                     "run": run.name,
                     "metric": metric,
                     **(entry or {"value": None, "ci": [None, None]}),
                 }
             )
-    table.records.sort(key=lambda r: (r["task"], r["k"], r["run"]))
+    table.records.sort(key=lambda r: (r["task"], r["init"], r["k"], r["run"]))
     for r in table.records:
-        table.rows.append([r["task"], str(r["k"]), r["run"], r["metric"], fmt_ci(r)])
+        table.rows.append(
+            [r["task"], r["init"], str(r["k"]), r["run"], r["metric"], fmt_ci(r)]
+        )
     if not table.rows:
         table.note = "no data: no run with regime 'fewshot' and evaluated metrics"
     return table

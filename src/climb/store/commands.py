@@ -10,13 +10,31 @@ from rich.console import Console
 from rich.table import Table
 
 
+def bundled_raw_dir(name: str, catalog: Path | None = None) -> Path:
+    """The packaged raw folder of a bundled dataset; other tiers need ``--raw``."""
+    from climb import demo_data
+    from climb.catalog import load_catalog
+    from climb.errors import ClimbError
+
+    entry = load_catalog(catalog).get(name)
+    if entry.access.tier != "bundled":
+        raise ClimbError(
+            f"{entry.name}: --raw DIR is required (the raw dataset in its official layout; "
+            f"see `climb download {entry.name} --root ROOT`, then --raw ROOT/{entry.name})"
+        )
+    return demo_data.path(entry.name)
+
+
 def register(app: typer.Typer) -> None:
     """Add `prepare` and `audit` to the climb CLI."""
 
     @app.command()
     def prepare(
         name: str = typer.Argument(..., help="catalog dataset name"),
-        raw: Path = typer.Option(..., "--raw", help="raw dataset directory (official layout)"),
+        raw: Path = typer.Option(
+            None, "--raw", help="raw dataset directory (official layout); optional for the "
+            "bundled demo sets, which ship with climb"
+        ),
         out: Path = typer.Option(..., "--out", help="store directory; writes OUT/NAME/"),
         engine: str = typer.Option("local", "--engine", help="local (process pool) or ray"),
         workers: int = typer.Option(None, "--workers", help="processes / Ray CPUs"),
@@ -36,6 +54,8 @@ def register(app: typer.Typer) -> None:
         from climb.store.prepare import parse_config
         from climb.store.prepare import prepare as run_prepare
 
+        if raw is None:
+            raw = bundled_raw_dir(name, catalog)
         manifest = run_prepare(
             name, raw, out, engine=engine, workers=workers, limit=limit,
             max_quarantined=max_quarantined, catalog=catalog, config=parse_config(config),
