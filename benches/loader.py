@@ -5,8 +5,8 @@
 
 For three sample kinds — 12-lead ECG records (12 x 5000, WFDB), 224 x 224 RGB images (PNG)
 and small CT volumes (32 x 128 x 128, one DICOM file per slice) — it writes a raw dataset in
-the real format, runs ``climb prepare`` on it, then measures one epoch (shuffled, batch 32,
-the same collate, the same DataLoader settings: ``--workers`` persistent workers, no pinned
+the real format, runs ``climb prepare`` on it, then measures shuffled epochs (batch 32, the
+same collate, the same DataLoader settings: ``--workers`` persistent workers, no pinned
 memory) of:
 
   (a) climb      StoreDataset over the prepared Parquet store
@@ -17,14 +17,21 @@ memory) of:
                  ``datasets.Dataset`` does)
   (e) memcpy     gathering the batch's samples, already in RAM as one array, into a new
                  batch array (one process, no DataLoader): the copy bound
+  (e') memcpy-dl the same gather, but through the same DataLoader as (a)-(d): in its workers,
+                 into the shared-memory batch buffer that (a) reads into, handed to the main
+                 process — the bound for any loader delivering batches from worker processes
+                 (it pays what (a) pays but the file read: shared-memory page faults, which
+                 do not get the huge pages numpy gives (e)'s batch arrays, and the hand-over)
 
 Every method yields the same batch: ``Collator(keep_dtype=True)``, the stored dtype
 (float32 ECG, uint8 images, int16 volumes; models convert on the device), or with
 ``--float32`` ``Collator()``'s float32 batch (uint8 scaled to [0, 1]), which (e) then also
-makes (one cast-and-copy pass per sample).
+makes (one cast-and-copy pass per sample; (e') through the Collator, as (a)).
 
 Each measurement runs in its own subprocess (clean peak RSS, VmHWM: main process and the
-largest DataLoader worker) over 3 epochs ($CLIMB_BENCH_EPOCHS), timed from the first batch
+largest DataLoader worker) over at least 3 epochs ($CLIMB_BENCH_EPOCHS) and at least 3 s
+($CLIMB_BENCH_SECONDS: more epochs until then, so that a fast loader is not timed over a
+fraction of a second on a shared machine), timed from the first batch
 (worker start-up excluded). Finally (a) runs over the store at 1x and at ``--scale`` x its
 size (shards hard-linked, index rebuilt) to compare peak RSS. Prints one table.
 """
@@ -45,7 +52,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("ecg", "image", "volume")
-METHODS = ("climb", "raw", "monai", "hf", "memcpy")
+METHODS = ("climb", "raw", "monai", "hf", "memcpy", "memcpy-dl")
 
 OVERLAY = """
 - name: bench_{kind}
@@ -233,6 +240,44 @@ def monai_dataset(work: Path, kind: str):
                              cache_dir=str(work / kind / "monai_cache"))
 
 
+def in_ram(ds, kind: str) -> np.ndarray:
+    """(e), (e'): every sample's array, in one C-contiguous array (np.stack alone would keep
+    the channels-last memory order of the image views: a transposing gather)."""
+    return np.ascontiguousarray(np.stack([ds[i]["inputs"][SPEC[kind]["input"]]
+                                          for i in range(len(ds))]))
+
+
+class MemDataset:
+    """(e'): the samples' arrays in RAM (one array, shared with forked workers); a batch is a
+    gather into the shared-memory batch buffer that StoreDataset reads into, which the
+    Collator hands on as StoreDataset's (``SampleBatch.batched``)."""
+
+    def __init__(self, data: np.ndarray, kind: str):
+        self.data, self.kind = data, kind
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, indices: list[int]):
+        import torch
+
+        from climb.load.collate import _batch_tensor
+        from climb.load.dataset import SampleBatch
+
+        idx = np.asarray(indices)
+        tensor = _batch_tensor((len(idx), *self.data.shape[1:]),
+                               torch.from_numpy(self.data[:0]).dtype)
+        np.take(self.data, idx, axis=0, out=tensor.numpy(), mode="clip")  # unbuffered
+        views = list(tensor.numpy())
+        out = SampleBatch(_sample(self.kind, v, str(i), str(i))
+                          for v, i in zip(views, idx, strict=True))
+        out.batched = {SPEC[self.kind]["input"]: (tensor, views)}
+        return out
+
+
 class HFWrap:
     def __init__(self, ds, kind: str):
         self.ds, self.kind = ds, kind
@@ -283,6 +328,13 @@ def _workers_peak(it) -> float:
 
 
 EPOCHS = int(os.environ.get("CLIMB_BENCH_EPOCHS", "3"))
+MIN_SECONDS = float(os.environ.get("CLIMB_BENCH_SECONDS", "3"))
+
+
+def _more(epoch: int, start: float | None) -> bool:
+    """Whether to run epoch ``epoch``: the first EPOCHS, then more until MIN_SECONDS have
+    passed since ``start`` (the timer's start; None = not started)."""
+    return epoch < EPOCHS or start is None or time.perf_counter() - start < MIN_SECONDS
 
 
 def child(method: str, kind: str, work: Path, workers: int, batch: int, store: Path,
@@ -305,10 +357,12 @@ def child(method: str, kind: str, work: Path, workers: int, batch: int, store: P
         return {}
     if method == "memcpy":
         ds = StoreDataset(store, [f"bench_{kind}"], split=["train", "val", "test"])
-        data = np.stack([ds[i]["inputs"][SPEC[kind]["input"]] for i in range(len(ds))])
+        data = in_ram(ds, kind)
         start = time.perf_counter()
-        for epoch in range(EPOCHS):
-            order = np.random.default_rng(epoch).permutation(len(ds))
+        epochs = 0
+        while _more(epochs, start):
+            epochs += 1
+            order = np.random.default_rng(epochs).permutation(len(ds))
             for b in range(0, len(order), batch):
                 idx = order[b : b + batch]
                 if not float32:
@@ -322,7 +376,7 @@ def child(method: str, kind: str, work: Path, workers: int, batch: int, store: P
                         np.copyto(out[j], data[i], casting="unsafe")
         elapsed = time.perf_counter() - start
         assert out.size
-        return {"samples": EPOCHS * len(ds), "seconds": elapsed, "rss": (_hwm_mb(), 0.0)}
+        return {"samples": epochs * len(ds), "seconds": elapsed, "rss": (_hwm_mb(), 0.0)}
     if method == "climb":
         ds = StoreDataset(store, [f"bench_{kind}"], split=["train", "val", "test"])
     elif method == "raw":
@@ -331,6 +385,9 @@ def child(method: str, kind: str, work: Path, workers: int, batch: int, store: P
         ds = MonaiWrap(monai_dataset(work, kind), kind)
     elif method == "hf":
         ds = HFWrap(hf_dataset(work, kind), kind)
+    elif method == "memcpy-dl":
+        store_ds = StoreDataset(store, [f"bench_{kind}"], split=["train", "val", "test"])
+        ds = MemDataset(in_ram(store_ds, kind), kind)
     else:
         raise ValueError(method)
     loader = torch.utils.data.DataLoader(
@@ -340,7 +397,9 @@ def child(method: str, kind: str, work: Path, workers: int, batch: int, store: P
     n = 0
     start = None
     worker_peak = 0.0
-    for _ in range(EPOCHS):
+    epoch = 0
+    while _more(epoch, start):
+        epoch += 1
         it = iter(loader)
         for k, b in enumerate(it):  # timed from the first batch: worker start-up excluded
             if k % 4 == 0:  # sample the workers' peak while they are alive

@@ -48,9 +48,15 @@ def fit_shape(arr: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 
 def _batch_tensor(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """An uninitialised batch; in a DataLoader worker, in shared memory (as torch's
-    default_collate does), so that handing it to the main process copies nothing."""
+    default_collate does), so that handing it to the main process copies nothing. Outside a
+    worker, numpy allocates it: numpy asks for transparent huge pages for large arrays, which
+    made reading a 32 MB volume batch into it 2.5x faster than into ``torch.empty``."""
     if torch.utils.data.get_worker_info() is None:
-        return torch.empty(shape, dtype=dtype)
+        try:
+            np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        except TypeError:  # no numpy twin (bfloat16)
+            return torch.empty(shape, dtype=dtype)
+        return torch.from_numpy(np.empty(shape, dtype=np_dtype))
     numel = int(np.prod(shape))
     storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(numel, device="cpu")
     out = torch.empty(0, dtype=dtype).new(storage).resize_(shape)

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
+from climb.load.collate import _batch_tensor
 from climb.load.tasks import TaskSpec, task_specs_from_manifest
 from climb.store.index import INDEX
 from climb.store.reader import (
@@ -480,8 +481,6 @@ class StoreDataset(torch.utils.data.Dataset):
         read straight into one ``[B, ...]`` buffer (in shared memory inside a DataLoader
         worker) and the samples get views of it, listed in the result's ``batched``; the
         small columns are taken once per batch."""
-        from climb.load.collate import _batch_tensor
-
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(self)
         idx = np.where(idx < 0, idx + n, idx)

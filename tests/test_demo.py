@@ -1,0 +1,48 @@
+"""CI smoke test of `climb demo --fast`: the whole flow on the bundled real data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_fast_end_to_end(tmp_path):
+    from rich.console import Console
+
+    from climb.demo import run_demo
+    from climb.store.audit import audit
+
+    out = tmp_path / "demo"
+    console = Console(record=True, width=200)
+    summary = run_demo(out, fast=True, console=console)
+    printed = console.export_text()
+
+    # Every bundled set was prepared and the store is leak-free.
+    assert set(summary["datasets"]) == {p.name for p in (out / "store").iterdir() if p.is_dir()}
+    assert audit(out / "store").ok
+
+    # Every run was trained and evaluated; the report exists with its plots.
+    runs = [out / "runs" / r.split("/")[-1] for r in summary["runs"]]
+    for run in runs:
+        assert (run / "metrics.json").exists(), run
+        assert (run / "predictions" / "test.parquet").exists(), run
+    assert (out / "runs" / "fusion_late" / "robustness.json").exists()
+    index = out / "report" / "index.html"
+    html = index.read_text()
+    for section in ("Multitask", "Few-shot", "Fusion", "Robustness", "Subgroup"):
+        assert section.lower() in html.lower(), section
+    assert list((out / "report").glob("*.png"))
+
+    # The headline numbers are read back from the runs' metrics files, and they are in the page.
+    assert summary["headline"]
+    for row in summary["headline"]:
+        document = json.loads((out / "runs" / row["run"] / "metrics.json").read_text())
+        assert document["tasks"][row["task"]]["metrics"][row["metric"]]["value"] == row["value"]
+    html_numbers = set(__import__("re").findall(r"\d\.\d{3}", html))
+    assert {f"{r['value']:.3f}" for r in summary["headline"]} <= html_numbers
+
+    # It says what is real, what is synthetic, and where the report is.
+    assert "Real data" in printed and "Synthetic" in printed
+    assert str(index) in printed.replace("\n", "")
