@@ -155,3 +155,21 @@ def test_screenshot_renders(report, tmp_path):
     dark = sum(p < 128 for p in pixels) / len(pixels)
     assert 0.01 < dark < 0.5
     assert Path(index.parent / "fewshot.png").exists()
+
+
+def test_delta_pairs_only_single_task_runs_without_extra_inputs(tmp_path):
+    """A fusion model with an extra input is not the single-task baseline of a multitask run."""
+    from climb.report.runs import load_run_info
+    from climb.report.tables import delta_table
+    from tests.evaluate.runs import TASKS, make_run
+
+    task = [TASKS[0]]
+    mt = make_run(tmp_path, "mt", "multitask", tasks=task, seed=2, extra_config={
+        "model": {"fusion": {"type": "late"}, "encoders": {"ecg": {}, "eeg": {}}}})
+    uni = make_run(tmp_path, "uni", "single", tasks=task, seed=1, extra_config={
+        "model": {"fusion": {"type": "none"}, "encoders": {"ecg": {}}}})
+    fusion = make_run(tmp_path, "fusion", "single", tasks=task, seed=3, extra_config={
+        "model": {"fusion": {"type": "early"}, "encoders": {"ecg": {}, "tabular": {}}}})
+    runs = [load_run_info(r, "test", 50, 0) for r in (mt, uni, fusion)]
+    table = delta_table(runs, n_resamples=50)
+    assert [row[3] for row in table.rows] == ["uni"]  # the fusion run is not paired

@@ -75,8 +75,9 @@ def build_sections(
         Section(
             "runs",
             "Runs",
-            f"Headline metric of each task on the {split} split with 95% "
-            "patient-level bootstrap CIs.",
+            f"Headline metric of each task on the {split} split with 95% bootstrap CIs "
+            "over patients (over samples where the test set holds a single patient: see the "
+            "CI unit column).",
             overview_table(runs),
         ),
         Section(

@@ -75,8 +75,9 @@ def delta_table(
 ) -> Table:
     """Per dataset and task: multitask minus single-task headline metric, paired bootstrap.
 
-    Every multitask run is paired with every single-task run that has the same task; the two
-    runs' predictions are aligned by sample_id.
+    Every multitask run is paired with each single-task run of the same task whose inputs the
+    multitask run also has (a single-task model with an extra input, such as a fusion model
+    with RR features, is not a like-for-like baseline); predictions are aligned by sample_id.
     """
     table = Table(
         title="Multitask vs single-task",
@@ -106,7 +107,7 @@ def delta_table(
     for m in multi:
         for key in sorted(arrays[m.name]):
             for s in single:
-                if key not in arrays[s.name]:
+                if key not in arrays[s.name] or not set(s.inputs) <= set(m.inputs):
                     continue
                 res = paired_bootstrap(
                     arrays[m.name][key], arrays[s.name][key], n_resamples=n_resamples, seed=seed
