@@ -198,3 +198,18 @@ def test_list_json_totals_equal_the_sum_over_entries(cli, monkeypatch):
     assert payload["totals"]["datasets"] == len(entries)
     assert payload["totals"]["samples"] == sum(e["samples"]["total"] for e in entries)
     assert payload["totals"]["size_tb"] == round(sum(e["size_gb"] for e in entries) / 1000, 3)
+
+
+SIGNAL_DATASETS = ["ptbxl", "chapman_shaoxing", "georgia", "cpsc2018", "tuab", "iiic", "tuev",
+                   "geo", "expression_atlas", "hugadb"]
+
+
+def test_all_44_climb_datasets_plus_echonet_are_tagged_climb(catalog):
+    """The issue's table: 44 CLIMB datasets + EchoNet-Dynamic = 45 entries tagged `climb`."""
+    climb = {e.name for e in catalog if "climb" in e.benchmark}
+    assert set(SIGNAL_DATASETS) <= climb
+    assert "echonet_dynamic" in climb
+    assert len(climb) == 45, sorted(climb)
+    multimed = {e.name for e in catalog if "multimed" in e.benchmark}
+    assert not multimed & climb
+    assert len({m for e in catalog if "climb" in e.benchmark for m in e.modalities}) >= 15

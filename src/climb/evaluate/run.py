@@ -18,7 +18,7 @@ import yaml
 
 from climb.errors import ClimbError
 from climb.evaluate import bootstrap as bs
-from climb.evaluate.groups import group_metrics, worst_group
+from climb.evaluate.groups import group_metrics, subset, worst_group
 from climb.evaluate.metrics import HEADLINE, TaskArrays, n_defined, task_metrics, youden_thresholds
 
 PREDICTION_COLUMNS = ("sample_id", "patient_id", "dataset", "task", "split", "label", "scores")
@@ -224,18 +224,9 @@ def paired_bootstrap(
 
 
 def _align(task: TaskArrays, ids: np.ndarray) -> TaskArrays:
+    """The samples of ``task`` in the order of ``ids`` (sample ids)."""
     index = {sid: i for i, sid in enumerate(task.sample_id)}
-    order = np.array([index[i] for i in ids], dtype=int)
-    return TaskArrays(
-        key=task.key,
-        type=task.type,
-        classes=task.classes,
-        y=task.y[order],
-        s=task.s[order],
-        sample_id=task.sample_id[order],
-        patient_id=task.patient_id[order],
-        meta=[task.meta[i] for i in order],
-    )
+    return subset(task, np.array([index[i] for i in ids], dtype=int))
 
 
 def load_task_arrays(run_dir: str | Path, split: str) -> dict[str, TaskArrays]:
