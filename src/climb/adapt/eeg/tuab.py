@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.eeg.tuh import signal_meta, subject_of, tcp_signal
+from climb.adapt.eeg.tuh import signal_meta, subject_of, tcp_signal, window_record
 from climb.errors import LabelMappingError, RecordError
 from climb.read.standardize import windows
-from climb.record import Input, Record
+from climb.record import Record
 
 SPLITS = {"train": "train", "eval": "test"}
 LABELS = ("normal", "abnormal")
@@ -68,19 +68,10 @@ class TuabAdapter(Adapter):
         window_s = float(self.config["window_s"])
         meta = signal_meta(sig, item.source)
         for k, (start, data) in enumerate(windows(sig, window_s, self.config["windows"])):
-            yield Record(
-                sample_id=f"{item.key}-w{k:04d}",
-                dataset=self.name,
-                modality="eeg",
-                patient_id=item.info["patient_id"],
-                study_id=item.key,
-                split=item.info["split"],
-                inputs={
-                    "eeg": Input(data=data, sampling_rate=sig.fs, channels=sig.channels, units="uV")
-                },
-                labels={"abnormal": label},
-                meta={**meta, "window_start_s": start, "window_s": window_s},
-            ).validate()
+            yield window_record(
+                self.name, item, sig, data, f"{item.key}-w{k:04d}", {"abnormal": label},
+                {**meta, "window_start_s": start, "window_s": window_s},
+            )
 
 
 ADAPTER = TuabAdapter

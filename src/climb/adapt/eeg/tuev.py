@@ -18,10 +18,10 @@ from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
 from climb.adapt.eeg.tuab import SPLITS, find_edf_root
-from climb.adapt.eeg.tuh import signal_meta, subject_of, tcp_signal
+from climb.adapt.eeg.tuh import signal_meta, subject_of, tcp_signal, window_record
 from climb.errors import LabelMappingError, RecordError
 from climb.read.standardize import TCP_NAMES, window_at
-from climb.record import Input, Record
+from climb.record import Record
 
 
 def read_rec(path: Path) -> list[tuple[int, float, float, int]]:
@@ -91,24 +91,16 @@ class TuevAdapter(Adapter):
                     f"event at {start} s is past the recording's end ({sig.duration_s} s)",
                 )
             begin, data = window_at(sig, (start + stop) / 2, window_s)
-            yield Record(
-                sample_id=f"{item.key}-{start:.1f}-{stop:.1f}-{native}",
-                dataset=self.name,
-                modality="eeg",
-                patient_id=item.info["patient_id"],
-                study_id=item.key,
-                split=item.info["split"],
-                inputs={
-                    "eeg": Input(data=data, sampling_rate=sig.fs, channels=sig.channels, units="uV")
-                },
-                labels={"event": labels[(start, stop, native)]},
-                meta={
+            yield window_record(
+                self.name, item, sig, data, f"{item.key}-{start:.1f}-{stop:.1f}-{native}",
+                {"event": labels[(start, stop, native)]},
+                {
                     **meta,
                     "window_start_s": begin,
                     "window_s": window_s,
                     "event": {"start_s": start, "stop_s": stop, "channels": channels},
                 },
-            ).validate()
+            )
 
 
 ADAPTER = TuevAdapter

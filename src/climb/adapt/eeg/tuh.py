@@ -18,6 +18,7 @@ from typing import Any
 from climb.read.edf import read_edf
 from climb.read.signal import Signal
 from climb.read.standardize import EEG_DEFAULTS, standardize_eeg
+from climb.record import Input, Record
 
 NON_EEG = ("EKG", "ECG", "EMG", "PHOTIC", "IBI", "BURSTS", "SUPPR", "RESP", "LOC", "ROC")
 
@@ -54,3 +55,19 @@ def signal_meta(sig: Signal, source: str) -> dict[str, Any]:
         "fs_native": sig.meta["fs_native"],
         "channels_native": sig.meta["channels_native"],
     }
+
+
+def window_record(dataset: str, item: Any, sig: Signal, data: Any, sample_id: str,
+                  labels: dict[str, Any], meta: dict[str, Any]) -> Record:
+    """The validated record of one EEG window of a TUH-layout item (TUAB, TUEV)."""
+    return Record(
+        sample_id=sample_id,
+        dataset=dataset,
+        modality="eeg",
+        patient_id=item.info["patient_id"],
+        study_id=item.key,
+        split=item.info["split"],
+        inputs={"eeg": Input(data=data, sampling_rate=sig.fs, channels=sig.channels, units="uV")},
+        labels=labels,
+        meta=meta,
+    ).validate()
