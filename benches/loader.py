@@ -182,12 +182,12 @@ def decode_raw(work: Path, kind: str, record: str) -> np.ndarray:
 
         return read_wfdb(raw / "records" / record).data
     if kind == "image":
-        from climb.adapt.testing.png_folder import read_png
+        from climb.read.image import read_image
 
-        return read_png(raw / "images" / f"{record}.png").transpose(2, 0, 1)
-    from climb.adapt.testing.dicom_series import read_series
+        return read_image(raw / "images" / f"{record}.png").transpose(2, 0, 1)
+    from climb.read.dicom import read_dicom_series
 
-    return read_series(raw / "series" / record)[0]
+    return read_dicom_series(raw / "series" / record)[0]
 
 
 class RawDataset:

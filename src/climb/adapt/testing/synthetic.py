@@ -13,12 +13,11 @@ It is registered through a catalog overlay entry with ``adapter: testing.synthet
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
-from climb.errors import RecordError
+from climb.adapt.testing import labels_csv_items
 from climb.read.wfdb import read_wfdb
 from climb.record import Input, Record
 
@@ -28,15 +27,7 @@ class SyntheticECG(Adapter):
     default_config = {"use_official_split": True}
 
     def items(self, raw_dir: Path) -> list[Item]:
-        index = Path(raw_dir) / "labels.csv"
-        if not index.exists():
-            raise RecordError(index, "index file not found")
-        with index.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        return [
-            Item(source=f"records/{r['record']}", key=r["record"], info=dict(r))
-            for r in sorted(rows, key=lambda r: r["record"])
-        ]
+        return labels_csv_items(raw_dir, "records/{record}")
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         signal = read_wfdb(Path(raw_dir) / item.source)
