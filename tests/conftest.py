@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,18 +9,35 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_data_dir() -> Path:
-    """`../shared/data` beside the checkout (override with $CLIMB_SHARED_DATA)."""
-    env = os.environ.get("CLIMB_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+REAL_DATA = REPO / "tests" / "data"
+
+
+def real_data_dir() -> Path:
+    """The real sample files the tests use, inside the checkout (`tests/data/`, see its
+    PROVENANCE.md): a clone of the repository alone has everything its tests read.
+
+    The layout is that of the project's sample-data folder (``wfdb/``, ``eeg-uea/``,
+    ``connectomes-mouse/``, ``iu-xray-reports/``, ``nih-chestxray14/``); files that the demo
+    also bundles are links into ``src/climb/demo_data`` rather than second copies."""
+    return REAL_DATA
+
+
+# Older name, kept so that test modules read one helper.
+shared_data_dir = real_data_dir
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    path = shared_data_dir()
+def real_data() -> Path:
+    path = real_data_dir()
     if not path.exists():
-        pytest.fail(f"real sample data not found at {path} (set CLIMB_SHARED_DATA)")
+        pytest.fail(f"real sample data not found at {path}: the checkout is incomplete")
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_data(real_data: Path) -> Path:
+    """Alias of `real_data` (older name)."""
+    return real_data
 
 
 @pytest.fixture()

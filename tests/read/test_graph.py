@@ -12,9 +12,13 @@ from climb.errors import RecordError
 from climb.read.graph import degree_strength, read_edgelist, to_undirected
 
 
-def test_real_mouse_edgelist(shared_data):
-    path = shared_data / "connectomes-mouse/edgelists/sub-54776_ses-1_dti.edgelist"
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+MOUSE = "connectomes-mouse/edgelists/sub-54776_ses-1_dti.edgelist.gz"
+
+
+def test_real_mouse_edgelist(real_data):
+    path = real_data / MOUSE
+    text = gzip.decompress(path.read_bytes()).decode()
+    rows = [line.split() for line in text.splitlines() if line.strip()]
     edges = read_edgelist(path)
     assert edges.num_edges == len(rows)
     assert edges.edge_index.dtype == np.int64 and edges.edge_weight.dtype == np.float32
@@ -57,9 +61,8 @@ def test_bad_lines(tmp_path, line, problem):
     assert err.value.path == str(path) and "line 2" in err.value.problem
 
 
-def test_truncated_gzip(tmp_path, shared_data):
-    src = shared_data / "connectomes-mouse/edgelists/sub-54776_ses-1_dti.edgelist"
+def test_truncated_gzip(tmp_path, real_data):
     path = tmp_path / "cut.edgelist.gz"
-    path.write_bytes(gzip.compress(src.read_bytes())[:5000])
+    path.write_bytes((real_data / MOUSE).read_bytes()[:5000])
     with pytest.raises(RecordError, match="cannot read edge list"):
         read_edgelist(path)
