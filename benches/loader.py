@@ -88,7 +88,7 @@ def build_ecg(raw: Path, n: int) -> None:
     import wfdb
 
     (raw / "records").mkdir(parents=True, exist_ok=True)
-    src = wfdb.rdrecord(str(REPO.parent / "shared" / "data" / "wfdb" / "100")).p_signal
+    src = wfdb.rdrecord(str(REPO / "src/climb/demo_data/demo_mitbih_beats/100")).p_signal
     rows = []
     for i in range(n):
         starts = [(i * 7919 + k * 50021) % (len(src) - 5000) for k in range(6)]

@@ -115,19 +115,19 @@ def bench_compute(steps: int, batch: int, quick: bool) -> Table:
 
 
 def bench_pipeline(steps: int, batch: int) -> Table:
+    from climb import demo_data
     from climb.load import load_task_specs
     from climb.models.model import MultimodalModel
     from climb.store.prepare import prepare
     from climb.train.config import load_config
     from climb.train.data import ClimbData
 
-    data_dir = Path(os.environ.get("CLIMB_SHARED_DATA", Path(__file__).resolve().parents[2]
-                                   / "shared" / "data"))
     table = Table(title=f"Part 2: input pipeline (demo_mitbih_beats store, batch {batch})")
     for col in ("model", "workers", "steps", "ms/step", "samples/s", "data wait"):
         table.add_column(col, justify="right" if col not in ("model",) else "left")
     with tempfile.TemporaryDirectory() as tmp:
-        prepare("demo_mitbih_beats", data_dir / "wfdb", tmp, progress=False, workers=1)
+        raw = demo_data.path("demo_mitbih_beats")
+        prepare("demo_mitbih_beats", raw, tmp, progress=False, workers=1)
         encoders = {
             "xresnet1d50 + MLP": {
                 "ecg": {"type": "xresnet1d", "in_channels": 2, "dim": 128},

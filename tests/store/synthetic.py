@@ -1,6 +1,6 @@
 """A tiny real-format (WFDB) dataset for the store and load tests, plus its catalog overlay.
 
-Records are 2-s windows of MIT-BIH record 100 (../shared/data/wfdb/100), written with
+Records are 2-s windows of MIT-BIH record 100 (tests/data/wfdb/100), written with
 ``wfdb.wrsamp``; ``corrupt`` names records whose ``.dat`` file is then truncated.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from tests.conftest import shared_data_dir
+from tests.conftest import real_data_dir
 
 NAME = "synthetic_ecg"
 
@@ -57,7 +57,7 @@ def build(
     """Write ``n`` WFDB records under ``root/raw`` and return that directory."""
     raw = root / "raw"
     (raw / "records").mkdir(parents=True, exist_ok=True)
-    source = wfdb.rdrecord(str(shared_data_dir() / "wfdb" / "100"))
+    source = wfdb.rdrecord(str(real_data_dir() / "wfdb" / "100"))
     fs = int(source.fs)
     width = int(seconds * fs)
     rhythms = ["normal", "paced", "other", ""]

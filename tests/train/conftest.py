@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import shared_data_dir
+from tests.conftest import real_data_dir
 
 TINY_ECG = {"type": "xresnet1d", "in_channels": 2, "layers": [1], "widths": [8],
             "stem": [8, 8, 8], "expansion": 1, "dim": 16}
@@ -25,7 +25,7 @@ def _prepare(name: str, raw: Path, out: Path, config: dict | None = None) -> Non
 def store(tmp_path_factory) -> Path:
     """MIT-BIH record 100 beats (ecg + RR tabular) and UCI EEG eye state (eeg)."""
     out = tmp_path_factory.mktemp("store")
-    data = shared_data_dir()
+    data = real_data_dir()
     _prepare("demo_mitbih_beats", data / "wfdb", out)
     _prepare("demo_eeg_eyes", data / "eeg-uea", out)
     return out

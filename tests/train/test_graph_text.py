@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from tests.conftest import shared_data_dir
+from tests.conftest import real_data_dir
 from tests.train.conftest import _prepare, train
 
 
@@ -21,7 +21,7 @@ def _cfg(store, tmp_path, name, encoders, batch_size):
 
 def test_graph_encoder_on_mouse_connectomes(tmp_path):
     store = tmp_path / "store"
-    _prepare("demo_mouse_connectomes", shared_data_dir() / "connectomes-mouse", store)
+    _prepare("demo_mouse_connectomes", real_data_dir() / "connectomes-mouse", store)
     enc = {"graph": {"type": "graph", "conv": "gatv2", "in_channels": 8, "hidden": 16,
                      "heads": 2, "layers": 1}}
     metrics = train(_cfg(store, tmp_path, "demo_mouse_connectomes", enc, 4))
@@ -35,7 +35,7 @@ def test_text_encoder_on_iu_xray_reports(tmp_path):
     from climb.models.encoders.text import train_wordpiece_vocab
 
     store = tmp_path / "store"
-    _prepare("demo_iu_xray_reports", shared_data_dir() / "iu-xray-reports", store)
+    _prepare("demo_iu_xray_reports", real_data_dir() / "iu-xray-reports", store)
     name = "demo_iu_xray_reports"
     texts = pq.read_table(store / name / "train-00000.parquet",
                           columns=["input.text"]).column(0).to_pylist()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import shared_data_dir
+from tests.conftest import real_data_dir
 from tests.train.conftest import _prepare, train
 
 THRESHOLD = 0.95
@@ -24,7 +24,7 @@ THRESHOLD = 0.95
 @pytest.mark.slow
 def test_ecg_model_separates_normal_from_abnormal_beats(tmp_path):
     store = tmp_path / "store"
-    _prepare("demo_mitbih_beats", shared_data_dir() / "wfdb", store,
+    _prepare("demo_mitbih_beats", real_data_dir() / "wfdb", store,
              config={"val_start_min": 20.0, "test_start_min": 20.0})
     cfg = {
         "run": {"dir": str(tmp_path), "name": "mitbih"},
