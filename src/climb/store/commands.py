@@ -72,6 +72,16 @@ def register(app: typer.Typer) -> None:
         )
         for q in manifest["quarantined"][:10]:
             console.print(f"  [yellow]quarantined[/] {q['error']}", highlight=False)
+        if len(manifest["quarantined"]) > 10:
+            console.print(f"  ... and {len(manifest['quarantined']) - 10} more (manifest.json)")
+        unexpected = [q for q in manifest["quarantined"] if "unexpected error" in q["error"]]
+        if unexpected:
+            console.print(
+                f"  [red]{len(unexpected)} unexpected error(s)[/] while decoding (a reader or "
+                "adapter bug, not a bad file): the exception type and where it was raised are "
+                "in manifest.json; its text is not recorded, it may hold header values",
+                highlight=False,
+            )
 
     @app.command()
     def audit(

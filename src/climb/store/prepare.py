@@ -5,11 +5,18 @@ Two resumable phases, journaled in ``STORE/NAME/.work/``:
 1. **decode** — the adapter's items are cut into chunks; each chunk is decoded (by the local
    process pool or by Ray tasks), its records encoded as Arrow rows with their split, and
    written to ``.work/chunks/{i:06d}.arrow`` (memory-mappable) plus a ``.json`` commit marker
-   (row count, quarantined sources). A chunk with a marker is never decoded again.
+   (row count, quarantined sources, the (size, mtime_ns) fingerprint of its items' source
+   files and a content hash of its quarantined ones). A chunk with a marker is not decoded
+   again unless one of its source files changed since.
 2. **write** — the chunks are memory-mapped, each split's records are sorted by sample_id and
    streamed into shards ``{split}-{i:05d}.parquet`` (written to a temp name, renamed when
    complete; an existing shard is never rewritten), then ``splits.csv`` and
    ``manifest.json`` are written and ``.work`` is removed.
+
+Any exception one item raises while it is decoded quarantines that item (see
+:func:`quarantine_entry`); only I/O errors on the store itself stop a run. A finished run
+leaves ``.climb-prepare.json`` (fingerprints of the source files), so that a rerun after a
+source file changed (a quarantined one fixed) prepares the dataset again.
 
 The output depends only on the adapter's records and the config (no timestamps; records
 sorted), so two runs, an interrupted-and-resumed run, and the local and Ray engines give
@@ -18,6 +25,7 @@ byte-identical stores.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -27,6 +35,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -42,9 +51,11 @@ from climb.split import SplitConfig, assign_split, official_conflicts, write_spl
 from climb.store import engines
 from climb.store.index import INDEX, index_part, shard_index_part, write_index
 from climb.store.manifest import MANIFEST, SCHEMA_VERSION, compute_counts, write_manifest
+from climb.store.sources import SourceFiles, fingerprint
 from climb.store.writer import (
     build_schema,
     conform,
+    input_kind,
     payload_bytes,
     read_ipc,
     record_row,
@@ -57,6 +68,7 @@ log = logging.getLogger(__name__)
 
 THROTTLE_ENV = "CLIMB_PREPARE_THROTTLE_S"  # seconds to sleep per item and per shard (tests)
 DEFAULT_CHUNK_ITEMS = 32
+STATE = ".climb-prepare.json"  # fingerprints of the source files of the finished run
 
 
 @dataclass(frozen=True)
@@ -117,39 +129,73 @@ def _adapter_for(job: ChunkJob) -> Adapter:
     return _ADAPTERS[key]
 
 
+def _raised_at(tb: TracebackType | None) -> str:
+    """``module:function:line`` of the innermost frame of a traceback."""
+    if tb is None:
+        return "unknown"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame = tb.tb_frame
+    return f"{frame.f_globals.get('__name__', '?')}:{frame.f_code.co_name}:{tb.tb_lineno}"
+
+
+def quarantine_entry(source: str, err: Exception, raw: Path, stage: str) -> dict[str, str]:
+    """The manifest entry of one quarantined source, free of header values and PHI.
+
+    A :class:`RecordError` keeps its message (readers name the file and the kind of problem,
+    never a value). Any other exception may carry raw header values or free text, so its text
+    is never copied: the entry says its type and where it was raised instead.
+    """
+    if isinstance(err, RecordError):  # paths relative to the raw root: no machine-specific text
+        return {"source": source, "type": "RecordError",
+                "error": str(err).replace(str(raw) + os.sep, "")}
+    kind = type(err).__name__
+    where = _raised_at(err.__traceback__)
+    if isinstance(err, OSError) and err.errno in errno.errorcode:
+        kind += f" [{errno.errorcode[err.errno]}]"
+    if isinstance(err, LabelMappingError):
+        problem = (f"label mapping failed: a native label has no usable entry in the dataset's "
+                   f"mapping table ({kind} at {where})")
+    else:
+        problem = f"unexpected error while {stage}: {kind} raised at {where}"
+    return {"source": source, "type": type(err).__name__, "where": where,
+            "error": f"{source}: {problem}"}
+
+
 def process_chunk(job: ChunkJob) -> ChunkResult:
-    """Decode and encode one chunk of items; bad sources are quarantined, not fatal."""
+    """Decode and encode one chunk of items; any exception one item raises quarantines that
+    item alone (see :func:`quarantine_entry`), never the run."""
     adapter = _adapter_for(job)
     raw = Path(job.raw_dir)
     throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
     rows: list[dict[str, Any]] = []
     quarantined: list[dict[str, str]] = []
     kinds: dict[str, str] = {}
-    from climb.store.writer import input_kind
 
     for item in job.items:
         if throttle:
             time.sleep(throttle)
+        stage = "decoding"
         try:
             encoded = []
-            item_kinds = {}
+            item_kinds: dict[str, str] = {}
             for record in adapter.load(raw, item):
+                stage = "encoding"
                 record.validate()
                 if record.dataset != job.entry.name:
-                    raise ValueError(f"record dataset {record.dataset!r} != {job.entry.name!r}")
+                    raise RecordError(item.source, "record dataset differs from the catalog name")
                 split = assign_split(record, job.split)
                 encoded.append(record_row(record, split, job.tasks))
                 for name, inp in record.inputs.items():
                     kind = input_kind(inp)
-                    if kinds.get(name, item_kinds.get(name, kind)) != kind:
-                        raise ValueError(f"input {name!r} is {kind} here but not elsewhere")
+                    other = kinds.get(name, item_kinds.get(name, kind))
+                    if other != kind:
+                        raise RecordError(item.source, f"input {name!r} is {kind} here but "
+                                                       f"{other} in other records")
                     item_kinds[name] = kind
-        except RecordError as err:  # paths relative to the raw root: no machine-specific text
-            text = str(err).replace(str(raw) + os.sep, "")
-            quarantined.append({"source": item.source, "error": text})
-            continue
-        except (LabelMappingError, ValueError, TypeError) as err:
-            quarantined.append({"source": item.source, "error": f"{item.source}: {err}"})
+                stage = "decoding"
+        except Exception as err:  # any failure of one item quarantines it, never the run
+            quarantined.append(quarantine_entry(item.source, err, raw, stage))
             continue
         rows.extend(encoded)
         kinds.update(item_kinds)
@@ -268,6 +314,12 @@ def prepare(
 
     dest = Path(out) / entry.name
     dest.mkdir(parents=True, exist_ok=True)
+    sources = SourceFiles(adapter, raw)
+    item_keys = [sources.stat_key(i) for i in items]
+    sources_print = fingerprint(item_keys)
+    by_source = {}
+    for item in items:
+        by_source.setdefault(item.source, item)
     manifest_path = dest / MANIFEST
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
@@ -275,10 +327,11 @@ def prepare(
             old.get("config_hash") == config_hash
             and old.get("source", {}).get("items_hash") == items_hash
             and old.get("catalog_entry_hash") == entry_hash(entry)
+            and _sources_unchanged(dest / STATE, sources_print, sources, by_source)
         )
         complete = all((dest / s["path"]).exists() for s in old["shards"])
         if same and complete and (not old.get("index") or (dest / INDEX).exists()):
-            log.info("%s: already prepared with this config", dest)
+            log.info("%s: already prepared with this config and these source files", dest)
             return old
     work = dest / ".work"
     plan = {
@@ -288,23 +341,72 @@ def prepare(
         "chunk_items": chunk_items,
     }
     plan_path = work / "plan.json"
-    if not plan_path.exists() or json.loads(plan_path.read_text()) != plan:
-        # Different inputs or config: nothing earlier is reusable.
-        _clear(dest)
-        (work / "chunks").mkdir(parents=True, exist_ok=True)
-        plan_path.write_text(json.dumps(plan, sort_keys=True))
+    try:
+        if not plan_path.exists() or json.loads(plan_path.read_text()) != plan:
+            # Different inputs or config: nothing earlier is reusable.
+            _clear(dest)
+            (work / "chunks").mkdir(parents=True, exist_ok=True)
+            plan_path.write_text(json.dumps(plan, sort_keys=True))
 
-    chunks = [items[i : i + chunk_items] for i in range(0, len(items), chunk_items)]
-    results = _decode(
-        entry, adapter.config, raw, chunks, split_cfg, task_tuples, work, engine, workers,
-        ray_address, max_quarantined, progress,
-    )
-    manifest = _write(
-        entry, dest, work, results, tasks, store_cfg, split_cfg, full_config, config_hash,
-        items_hash, len(items), progress,
-    )
+        chunks = [items[i : i + chunk_items] for i in range(0, len(items), chunk_items)]
+        prints = [fingerprint(item_keys[i : i + chunk_items])
+                  for i in range(0, len(items), chunk_items)]
+        results = _decode(
+            entry, adapter.config, raw, chunks, split_cfg, task_tuples, work, engine, workers,
+            ray_address, max_quarantined, progress, _Freshness(prints, sources, by_source, dest),
+        )
+        manifest = _write(
+            entry, dest, work, results, tasks, store_cfg, split_cfg, full_config, config_hash,
+            items_hash, len(items), progress,
+        )
+        quarantined_hashes = {q["source"]: sources.content_hash(by_source[q["source"]])
+                              for q in manifest["quarantined"] if q["source"] in by_source}
+        state = {"sources": sources_print, "quarantined": quarantined_hashes}
+        (dest / STATE).write_text(json.dumps(state, sort_keys=True, indent=1) + "\n")
+    except OSError as err:  # the store itself (disk full, permissions): stop, keep the journal
+        where = err.filename or dest
+        reason = err.strerror or type(err).__name__
+        raise ClimbError(
+            f"{where}: writing the store failed ({reason}); the run stopped, finished work is "
+            "kept in .work/ - fix the cause and run again"
+        ) from err
     shutil.rmtree(work, ignore_errors=True)
     return manifest
+
+
+def _sources_unchanged(state_path: Path, sources_print: str, sources: SourceFiles,
+                       by_source: dict[str, Item]) -> bool:
+    """Whether the source files are as the finished run that wrote ``state_path`` saw them."""
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        return False  # no record of the files: decode again rather than trust stale output
+    if state.get("sources") != sources_print:
+        return False
+    return all(src in by_source and sources.content_hash(by_source[src]) == digest
+               for src, digest in (state.get("quarantined") or {}).items())
+
+
+@dataclass
+class _Freshness:
+    """Tells whether a journaled chunk still matches its source files."""
+
+    prints: list[str]  # per chunk: fingerprint of its items' (size, mtime_ns)
+    sources: SourceFiles
+    by_source: dict[str, Item]
+    dest: Path
+
+    def quarantine_hashes(self, result: ChunkResult) -> dict[str, str]:
+        return {q["source"]: self.sources.content_hash(self.by_source[q["source"]])
+                for q in result.quarantined if q["source"] in self.by_source}
+
+    def fresh(self, index: int, marker: dict[str, Any]) -> bool:
+        if marker.get("fingerprint") != self.prints[index]:
+            return False
+        hashes = marker.get("quarantine_hashes") or {}
+        return all(src in self.by_source
+                   and self.sources.content_hash(self.by_source[src]) == digest
+                   for src, digest in hashes.items())
 
 
 def _clear(dest: Path) -> None:
@@ -315,21 +417,36 @@ def _clear(dest: Path) -> None:
             path.unlink()
 
 
+def _drop_outputs(dest: Path) -> None:
+    """Remove shards, index and manifest written from chunks that are now being redone."""
+    for path in dest.iterdir():
+        if path.name == Path(INDEX).parent.name:
+            shutil.rmtree(path)
+        elif path.is_file() and path.suffix in (".parquet", ".tmp", ".csv", ".json"):
+            path.unlink()
+
+
 def _decode(
     entry, adapter_config, raw, chunks, split_cfg, tasks, work, engine, workers, address,
-    max_quarantined, progress,
+    max_quarantined, progress, freshness: _Freshness,
 ) -> list[ChunkResult]:
     chunk_dir = work / "chunks"
     results: dict[int, ChunkResult] = {}
     jobs = []
+    stale = False
     for i, chunk in enumerate(chunks):
         marker = chunk_dir / f"{i:06d}.json"
         if marker.exists():
             data = json.loads(marker.read_text())
-            results[i] = ChunkResult(i, data["rows"], data["quarantined"], data["inputs"])
-            continue
+            if freshness.fresh(i, data):
+                results[i] = ChunkResult(i, data["rows"], data["quarantined"], data["inputs"])
+                continue
+            marker.unlink()  # a source file changed since: decode this chunk again
+            stale = True
         ipc_path = None if engine == "ray" else str(chunk_dir / f"{i:06d}.arrow")
         jobs.append(ChunkJob(i, entry, adapter_config, str(raw), chunk, split_cfg, tasks, ipc_path))
+    if stale:  # shards of an interrupted write phase hold the old records
+        _drop_outputs(freshness.dest)
 
     def quarantined_count() -> int:
         return sum(len(r.quarantined) for r in results.values())
@@ -358,14 +475,15 @@ def _decode(
                 result.ipc = None
             marker = chunk_dir / f"{job.index:06d}.json"
             payload = {"rows": result.rows, "quarantined": result.quarantined,
-                       "inputs": result.inputs}
+                       "inputs": result.inputs, "fingerprint": freshness.prints[job.index],
+                       "quarantine_hashes": freshness.quarantine_hashes(result)}
             tmp = marker.with_name(marker.name + ".tmp")
             tmp.write_text(json.dumps(payload, sort_keys=True))
             tmp.replace(marker)
             results[job.index] = result
             bar.update(task, advance=len(job.items))
             for q in result.quarantined:
-                log.warning("quarantined %s", q["error"])
+                log.warning("quarantined %s", q["error"])  # PHI-free: see quarantine_entry
             check_threshold()
     return [results[i] for i in range(len(chunks))]
 
