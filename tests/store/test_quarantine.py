@@ -58,8 +58,22 @@ def test_any_exception_quarantines_only_its_item_without_its_text(
 ):
     raw = synthetic.build(tmp_path / "src", n=14, corrupt=("rec0005",))
     caplog.set_level(logging.DEBUG)
-    result = cli(["prepare", NAME, "--raw", str(raw), "--out", str(tmp_path / "out"),
-                  "--catalog", str(overlay), "--workers", "1", "--chunk-items", "4"])
+    result = cli(
+        [
+            "prepare",
+            NAME,
+            "--raw",
+            str(raw),
+            "--out",
+            str(tmp_path / "out"),
+            "--catalog",
+            str(overlay),
+            "--workers",
+            "1",
+            "--chunk-items",
+            "4",
+        ]
+    )
     assert result.exit_code == 0, result.output
     manifest_text = (tmp_path / "out" / NAME / "manifest.json").read_text()
     manifest = json.loads(manifest_text)
@@ -82,25 +96,26 @@ def test_any_exception_quarantines_only_its_item_without_its_text(
     assert "unexpected" not in quarantined["records/rec0008"]["error"]
     # a RecordError keeps its (PHI-free) message
     assert quarantined["records/rec0010"]["error"] == (
-        "records/rec0010.dat: truncated: 10 of 720 samples")
+        "records/rec0010.dat: truncated: 10 of 720 samples"
+    )
     assert quarantined["records/rec0005"]["type"] == "RecordError"
     assert "unexpected error" in result.output and "quarantined" in result.output
 
 
-def test_store_io_error_stops_the_run_with_a_clear_message(tmp_path, raw, overlay,
-                                                          monkeypatch):
+def test_store_io_error_stops_the_run_with_a_clear_message(tmp_path, raw, overlay, monkeypatch):
     def disk_full(path, table):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr("climb.store.prepare.write_ipc", disk_full)
-    with pytest.raises(ClimbError, match="writing the store failed .No space left"):
+    with pytest.raises(ClimbError, match=r"writing the store failed \(No space left"):
         prepare(NAME, raw, tmp_path, catalog=overlay, workers=1, progress=False)
 
 
 def _fix(raw: Path, clean: Path, record: str) -> None:
     for suffix in (".hea", ".dat"):
-        shutil.copyfile(clean / "records" / f"{record}{suffix}",
-                        raw / "records" / f"{record}{suffix}")
+        shutil.copyfile(
+            clean / "records" / f"{record}{suffix}", raw / "records" / f"{record}{suffix}"
+        )
 
 
 class CountingECG(synthetic_adapter.SyntheticECG):
@@ -123,22 +138,40 @@ def test_fixed_source_is_decoded_again_on_resume(tmp_path, overlay, monkeypatch)
     raw = synthetic.build(tmp_path / "src", n=9, corrupt=("rec0004",))
     out = tmp_path / "out"
     with pytest.raises(ClimbError, match="max-quarantined"):
-        prepare(NAME, raw, out, catalog=overlay, workers=1, chunk_items=3, max_quarantined=0,
-                progress=False)
+        prepare(
+            NAME,
+            raw,
+            out,
+            catalog=overlay,
+            workers=1,
+            chunk_items=3,
+            max_quarantined=0,
+            progress=False,
+        )
     assert CountingECG.loaded == [f"rec{i:04d}" for i in range(6)]  # chunks 0 and 1
     CountingECG.loaded.clear()
     with pytest.raises(ClimbError, match="max-quarantined"):  # unchanged: nothing redone
-        prepare(NAME, raw, out, catalog=overlay, workers=1, chunk_items=3, max_quarantined=0,
-                progress=False)
+        prepare(
+            NAME,
+            raw,
+            out,
+            catalog=overlay,
+            workers=1,
+            chunk_items=3,
+            max_quarantined=0,
+            progress=False,
+        )
     assert CountingECG.loaded == []
     _fix(raw, clean, "rec0004")
-    m = prepare(NAME, raw, out, catalog=overlay, workers=1, chunk_items=3, max_quarantined=0,
-                progress=False)
+    m = prepare(
+        NAME, raw, out, catalog=overlay, workers=1, chunk_items=3, max_quarantined=0, progress=False
+    )
     assert CountingECG.loaded == [f"rec{i:04d}" for i in range(3, 9)]  # not chunk 0
     assert m["quarantined"] == []
     assert sum(s["rows"] for s in m["shards"]) == 9
-    reference = prepare(NAME, clean, tmp_path / "ref", catalog=overlay, workers=1,
-                        chunk_items=3, progress=False)
+    reference = prepare(
+        NAME, clean, tmp_path / "ref", catalog=overlay, workers=1, chunk_items=3, progress=False
+    )
     assert m["shards"] == reference["shards"]
 
 
@@ -151,8 +184,7 @@ def test_fixed_source_is_decoded_again_after_a_finished_run(tmp_path, overlay):
     _fix(raw, clean, "rec0002")
     m2 = prepare(NAME, raw, out, catalog=overlay, workers=1, progress=False)
     assert m2["quarantined"] == [] and sum(s["rows"] for s in m2["shards"]) == 6
-    reference = prepare(NAME, clean, tmp_path / "ref", catalog=overlay, workers=1,
-                        progress=False)
+    reference = prepare(NAME, clean, tmp_path / "ref", catalog=overlay, workers=1, progress=False)
     assert m2["shards"] == reference["shards"]  # same bytes as a run on the fixed files
     # nothing changed since: the finished store is returned as is
     mtime = (out / NAME / "manifest.json").stat().st_mtime_ns
