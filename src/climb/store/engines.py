@@ -3,11 +3,22 @@
 An engine takes a list of jobs and a picklable function, runs ``fn(job)`` for each, and
 yields ``(job, result)`` pairs as they finish (any order: results are journaled by chunk
 index, so the output does not depend on completion order).
+
+Pool workers never outlive the process that started them: on Linux each asks the kernel to
+SIGKILL it when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and a watchdog thread exits it
+when its parent pid changes (every platform). The multiprocessing resource tracker exits by
+itself once the parent and the workers, which hold its pipe, are gone.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
@@ -15,6 +26,29 @@ from typing import Any
 from climb.errors import ClimbError
 
 ENGINES = ("local", "ray")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCHDOG_INTERVAL_S = 0.5
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(WATCHDOG_INTERVAL_S)
+
+
+def worker_init(parent_pid: int) -> None:
+    """Pool initializer: tie this worker's life to its parent's (``parent_pid``)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watchdog still works
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True,
+                     name="climb-parent-watchdog").start()
 
 
 def run_local(
@@ -27,7 +61,8 @@ def run_local(
         return
     # spawn: safe whatever the parent imported (torch, threads); workers import climb once.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
+                             initargs=(os.getpid(),)) as pool:
         pending = {}
         queue = list(jobs)
         limit = workers * 2  # bounded in-flight work
