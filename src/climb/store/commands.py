@@ -90,7 +90,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
         no_checksums: bool = typer.Option(False, "--no-checksums", help="skip sha256 checks"),
     ) -> None:
-        """Check a store for patient overlap and duplicate content across splits."""
+        """Check a store for patient overlap, duplicate content across splits, and any
+        inconsistency between manifest.json, splits.csv, the shards and the index."""
         from climb.store.audit import audit as run_audit
 
         report = run_audit(store, names or None, verify_checksums=not no_checksums)
@@ -106,6 +107,8 @@ def register(app: typer.Typer) -> None:
                 ("identical content across splits", len(report.cross_split_duplicates)),
                 ("shard checksum mismatches", len(report.checksum_errors)),
                 ("splits.csv mismatches", len(report.split_mismatches)),
+                ("store inconsistencies (manifest, splits.csv, shards, index)",
+                 len(report.integrity_errors)),
             ]
             for label, n in rows:
                 table.add_row(label, "[green]0[/]" if n == 0 else f"[red]{n}[/]")
@@ -126,5 +129,13 @@ def register(app: typer.Typer) -> None:
                 where = ", ".join(f"{s['dataset']}/{s['sample_id']} ({s['split']})"
                                   for s in dup["samples"])
                 console.print(f"  [red]duplicate[/] {where}", highlight=False)
+            for e in report.checksum_errors[:10]:
+                console.print(f"  [red]checksum[/] {e['dataset']}/{e['path']}: sha256 differs "
+                              "from manifest.json", highlight=False)
+            for e in report.integrity_errors[:20]:
+                console.print(f"  [red]inconsistent[/] {e['dataset']}/{e['file']}: "
+                              f"{e['problem']}", highlight=False)
+            if len(report.integrity_errors) > 20:
+                console.print(f"  ... and {len(report.integrity_errors) - 20} more (--json)")
         if not report.ok:
             raise typer.Exit(1)
