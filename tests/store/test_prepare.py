@@ -20,7 +20,9 @@ NAME = synthetic.NAME
 
 
 def _files(d):
-    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file()}
+    """The store's files (not prepare's dot-file journal of source fingerprints)."""
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())
+            if p.is_file() and not p.name.startswith(".")}
 
 
 def test_layout_and_manifest(store):

@@ -175,21 +175,40 @@ def test_fixed_source_is_decoded_again_on_resume(tmp_path, overlay, monkeypatch)
     assert m["shards"] == reference["shards"]
 
 
-def test_fixed_source_is_decoded_again_after_a_finished_run(tmp_path, overlay):
-    clean = synthetic.build(tmp_path / "clean", n=6)
-    raw = synthetic.build(tmp_path / "src", n=6, corrupt=("rec0002",))
+def test_fixed_source_is_decoded_again_after_a_finished_run(tmp_path, overlay, monkeypatch):
+    """A finished run quarantined a file; it is fixed; the rerun decodes only the chunk that
+    reads it (the other chunks come back from the store) and equals a run on fixed files."""
+    monkeypatch.setattr(synthetic_adapter, "ADAPTER", CountingECG)
+    monkeypatch.setattr("climb.store.prepare._ADAPTERS", {})
+    monkeypatch.setattr(CountingECG, "loaded", [])
+    clean = synthetic.build(tmp_path / "clean", n=9)
+    raw = synthetic.build(tmp_path / "src", n=9, corrupt=("rec0004",))
     out = tmp_path / "out"
-    m1 = prepare(NAME, raw, out, catalog=overlay, workers=1, progress=False)
-    assert [q["source"] for q in m1["quarantined"]] == ["records/rec0002"]
-    _fix(raw, clean, "rec0002")
-    m2 = prepare(NAME, raw, out, catalog=overlay, workers=1, progress=False)
-    assert m2["quarantined"] == [] and sum(s["rows"] for s in m2["shards"]) == 6
-    reference = prepare(NAME, clean, tmp_path / "ref", catalog=overlay, workers=1, progress=False)
+    kwargs = {
+        "catalog": overlay,
+        "workers": 1,
+        "chunk_items": 3,
+        "progress": False,
+        "config": {"shard_rows": 2},
+    }
+    m1 = prepare(NAME, raw, out, **kwargs)
+    assert [q["source"] for q in m1["quarantined"]] == ["records/rec0004"]
+    _fix(raw, clean, "rec0004")
+    CountingECG.loaded.clear()
+    m2 = prepare(NAME, raw, out, **kwargs)
+    assert CountingECG.loaded == ["rec0003", "rec0004", "rec0005"]
+    assert m2["quarantined"] == [] and sum(s["rows"] for s in m2["shards"]) == 9
+    reference = prepare(NAME, clean, tmp_path / "ref", **kwargs)
+    for name in ("manifest.json", "splits.csv", "_index/index.parquet"):
+        assert (out / NAME / name).read_bytes() == (tmp_path / "ref" / NAME / name).read_bytes()
     assert m2["shards"] == reference["shards"]  # same bytes as a run on the fixed files
     # nothing changed since: the finished store is returned as is
+    CountingECG.loaded.clear()
     mtime = (out / NAME / "manifest.json").stat().st_mtime_ns
-    assert prepare(NAME, raw, out, catalog=overlay, workers=1, progress=False) == m2
+    assert prepare(NAME, raw, out, **kwargs) == m2
     assert (out / NAME / "manifest.json").stat().st_mtime_ns == mtime
+    assert CountingECG.loaded == []
+    assert not (out / NAME / ".work").exists()
 
 
 def test_fix_with_same_size_and_mtime_is_seen_by_content(tmp_path, overlay):

@@ -342,18 +342,25 @@ def prepare(
     }
     plan_path = work / "plan.json"
     try:
-        if not plan_path.exists() or json.loads(plan_path.read_text()) != plan:
-            # Different inputs or config: nothing earlier is reusable.
-            _clear(dest)
-            (work / "chunks").mkdir(parents=True, exist_ok=True)
-            plan_path.write_text(json.dumps(plan, sort_keys=True))
-
         chunks = [items[i : i + chunk_items] for i in range(0, len(items), chunk_items)]
         prints = [fingerprint(item_keys[i : i + chunk_items])
                   for i in range(0, len(items), chunk_items)]
+        freshness = _Freshness(prints, sources, by_source, dest)
+        if not plan_path.exists() or json.loads(plan_path.read_text()) != plan:
+            # No journal of these inputs and config. A finished run of them (only some source
+            # files changed since) gives back the chunks whose files did not change.
+            shutil.rmtree(work, ignore_errors=True)
+            (work / "chunks").mkdir(parents=True, exist_ok=True)
+            seeded = _seed_from_store(dest, work, plan, freshness,
+                                      [(t, ty) for t, ty, _ in task_tuples])
+            if seeded:
+                log.info("%s: %d unchanged chunks taken from the finished store", dest, seeded)
+            _drop_outputs(dest)
+            plan_path.write_text(json.dumps(plan, sort_keys=True))
+
         results = _decode(
             entry, adapter.config, raw, chunks, split_cfg, task_tuples, work, engine, workers,
-            ray_address, max_quarantined, progress, _Freshness(prints, sources, by_source, dest),
+            ray_address, max_quarantined, progress, freshness,
         )
         manifest = _write(
             entry, dest, work, results, tasks, store_cfg, split_cfg, full_config, config_hash,
@@ -361,7 +368,8 @@ def prepare(
         )
         quarantined_hashes = {q["source"]: sources.content_hash(by_source[q["source"]])
                               for q in manifest["quarantined"] if q["source"] in by_source}
-        state = {"sources": sources_print, "quarantined": quarantined_hashes}
+        state = {"sources": sources_print, "quarantined": quarantined_hashes, "plan": plan,
+                 "chunks": _chunk_states(work, len(chunks))}
         (dest / STATE).write_text(json.dumps(state, sort_keys=True, indent=1) + "\n")
     except OSError as err:  # the store itself (disk full, permissions): stop, keep the journal
         where = err.filename or dest
@@ -409,12 +417,65 @@ class _Freshness:
                    for src, digest in hashes.items())
 
 
-def _clear(dest: Path) -> None:
-    for path in dest.iterdir():
-        if path.name in (".work", Path(INDEX).parent.name):
-            shutil.rmtree(path)
-        elif path.suffix in (".parquet", ".tmp", ".csv", ".json"):
-            path.unlink()
+def _chunk_states(work: Path, n_chunks: int) -> list[dict[str, Any]]:
+    """The journal markers of a finished run, each with the sample_ids of its rows."""
+    states = []
+    for i in range(n_chunks):
+        data = json.loads((work / "chunks" / f"{i:06d}.json").read_text())
+        ids = (read_ipc(work / "chunks" / f"{i:06d}.arrow").column("sample_id").to_pylist()
+               if data["rows"] else [])
+        states.append({**data, "sample_ids": ids})
+    return states
+
+
+def _seed_from_store(dest: Path, work: Path, plan: dict[str, Any], freshness: _Freshness,
+                     tasks: list[tuple[str, str]]) -> int:
+    """Journal the chunks of the finished store in ``dest`` whose source files are unchanged
+    (their rows read back from the shards through the index); returns how many."""
+    try:
+        state = json.loads((dest / STATE).read_text())
+        manifest = json.loads((dest / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return 0
+    chunks = state.get("chunks") or []
+    if state.get("plan") != plan or len(chunks) != len(freshness.prints):
+        return 0
+    fresh = [i for i, c in enumerate(chunks) if freshness.fresh(i, c)]
+    if not fresh or not manifest.get("index") or not (dest / INDEX).exists():
+        return 0
+    index = pq.read_table(dest / INDEX, columns=["sample_id", "shard", "row_group", "row"])
+    where = dict(zip(index.column("sample_id").to_pylist(),
+                     zip(index.column("shard").to_pylist(), index.column("row_group").to_pylist(),
+                         index.column("row").to_pylist(), strict=True), strict=True))
+    files: dict[str, pq.ParquetFile] = {}
+    seeded = 0
+    for i in fresh:
+        chunk = chunks[i]
+        schema = build_schema(tasks, chunk["inputs"])
+        if any(sid not in where for sid in chunk["sample_ids"]):
+            continue
+        groups: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for pos, sid in enumerate(chunk["sample_ids"]):
+            shard, group, row = where[sid]
+            groups.setdefault((shard, group), []).append((pos, row))
+        parts, positions = [], []
+        for (shard, group), pairs in groups.items():
+            if shard not in files:
+                files[shard] = pq.ParquetFile(str(dest / shard), memory_map=True)
+            part = files[shard].read_row_group(group, columns=schema.names)
+            parts.append(part.select(schema.names).take([r for _, r in pairs]).cast(schema))
+            positions += [p for p, _ in pairs]
+        table = schema.empty_table()
+        if parts:
+            order = np.argsort(np.asarray(positions), kind="stable")
+            table = pa.concat_tables(parts).take(order).combine_chunks()
+        if table.num_rows != chunk["rows"]:
+            continue
+        write_ipc(work / "chunks" / f"{i:06d}.arrow", table)
+        marker = {k: v for k, v in chunk.items() if k != "sample_ids"}
+        (work / "chunks" / f"{i:06d}.json").write_text(json.dumps(marker, sort_keys=True))
+        seeded += 1
+    return seeded
 
 
 def _drop_outputs(dest: Path) -> None:
