@@ -1,9 +1,10 @@
 """Which raw files each work item reads, and their fingerprints (for `prepare`'s journal).
 
 An item's files come from the adapter's ``item_files(raw_dir, item)`` when it defines one;
-otherwise from its ``source`` path: the file itself, every file under it when it is a folder,
-or the files named ``<source>.*`` beside it (a WFDB record ``records/rec1`` reads
-``records/rec1.hea`` and ``records/rec1.dat``). A file's fingerprint is its (size, mtime_ns);
+otherwise from its ``source`` path: every file under it when it is a folder, else the file
+itself and the files beside it that share its stem (a WFDB record ``records/rec1`` reads
+``records/rec1.hea`` and ``records/rec1.dat``; ``a.edf`` also reads ``a.rec``), or the archive
+that holds it (``reports.tgz/a/1.xml``). A file's fingerprint is its (size, mtime_ns);
 quarantined items also get a content hash, so a fix that keeps size and mtime is still seen.
 """
 
@@ -43,18 +44,27 @@ class SourceFiles:
         if callable(self._hook):
             return sorted(Path(p) for p in self._hook(self.raw, item))
         path = self.raw / item.source
-        if path.is_file():
-            return [path]
         if path.is_dir():
             return sorted(p for p in path.rglob("*") if p.is_file())
-        names = self._listing(path.parent)
-        prefix = path.name + "."
-        start = bisect.bisect_left(names, prefix)
+        out = set(self._siblings(path.parent, path.stem + "."))
+        if path.is_file():
+            out.add(path)
+        if not out:  # a member of an archive ("reports.tgz/a/1.xml"): the archive file
+            for parent in path.parents:
+                if parent == self.raw or self.raw not in parent.parents:
+                    break
+                if parent.is_file():
+                    return [parent]
+        return sorted(out)
+
+    def _siblings(self, folder: Path, prefix: str) -> list[Path]:
+        """Files of ``folder`` whose names start with ``prefix`` (``rec1.`` -> rec1.hea...)."""
+        names = self._listing(folder)
         out = []
-        for name in names[start:]:
+        for name in names[bisect.bisect_left(names, prefix) :]:
             if not name.startswith(prefix):
                 break
-            out.append(path.parent / name)
+            out.append(folder / name)
         return out
 
     def stat_key(self, item: Item) -> list[tuple[str, int, int]]:
