@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from climb.acquire.errors import (
 )
 from climb.acquire.extract import extract, is_extracted
 from climb.acquire.http import Fetcher, FetchJob, ProgressHook
-from climb.acquire.lockfile import Lockfile, sha256_file
+from climb.acquire.lockfile import Lockfile, digests_file
 from climb.acquire.plan import DatasetPlan, PlannedFile, build_plan, render_plan
+from climb.acquire.publisher import ChecksumLookup, Published
 from climb.acquire.redact import install_log_filters, redact_url, scrub
 from climb.catalog.loader import load_catalog
 from climb.catalog.schema import Source
@@ -95,15 +97,18 @@ def _run(entries, root: Path, fetcher: Fetcher, workers: int, subset, console: C
     locks: dict[str, Lockfile] = {e.name: Lockfile(root / e.name, e.name) for e in entries}
     outcomes: list[FileOutcome] = []
 
-    def fetch_listing(dataset: str, source: Source, url: str, rel: str) -> None:
+    def fetch_listing(dataset: str, source: Source, url: str, rel: str,
+                      published: Published | None = None) -> None:
         job = FetchJob(dataset, rel, root / dataset / rel, [url], auth=source.auth,
                        catalog_url=source.url)
-        result = fetcher.fetch(job)
-        locks[dataset].record(rel, result.size, result.sha256, result.url)
+        _expect(job, published)
+        result = _fetch_checked(fetcher, job, published)
+        locks[dataset].record(rel, result.size, result.sha256, result.url,
+                              published.record() if published else None)
         outcomes.append(FileOutcome(dataset, rel, "fetched", result.transferred))
 
     plans = build_plan(entries, root, subset=Path(subset) if subset else None,
-                       fetch_listing=fetch_listing)
+                       fetch_listing=fetch_listing, checksums=ChecksumLookup(fetcher.client))
     for plan in plans:
         for note in plan.notes:
             console.print(f"[yellow]{plan.entry.name}:[/] {scrub(note)}", highlight=False)
@@ -174,31 +179,64 @@ def _run(entries, root: Path, fetcher: Fetcher, workers: int, subset, console: C
     return report
 
 
+def _expect(job: FetchJob, pub: Published | None) -> None:
+    """Make `job` check the publisher's digest (sha256 directly, another hash after)."""
+    if pub is None:
+        return
+    if pub.algo == "sha256":
+        job.sha256 = job.sha256 or pub.digest
+    else:
+        job.digest = (pub.algo, pub.digest)
+    if job.size is None:
+        job.size = pub.size
+
+
+def _fetch_checked(fetcher: Fetcher, job: FetchJob, pub: Published | None):
+    """`fetcher.fetch(job)`; a checksum mismatch names the publisher's listing."""
+    try:
+        return fetcher.fetch(job)
+    except ChecksumError as err:
+        if pub is not None:
+            err.args = (f"{err.args[0]} [checksum published in {pub.label}]",)
+        raise
+
+
 def _do_file(plan: DatasetPlan, pf: PlannedFile, fetcher: Fetcher, lock: Lockfile,
              max_ratio: float | None) -> FileOutcome:
     dest = plan.dir / pf.rel
     label = f"{pf.dataset}/{pf.rel}"
     transferred = 0
+    pub = pf.published
+    if pf.problem:
+        raise ChecksumError(pf.problem)
     if pf.state == "done":
         status = "skipped"
     elif dest.is_dir() and pf.state == "manual-present":
         return FileOutcome(pf.dataset, pf.rel, "verified")
     elif dest.is_file():  # in place but not verified by climb (a copy placed by hand)
         size = dest.stat().st_size
-        digest = sha256_file(dest)
+        digests = digests_file(dest, ("sha256", pub.algo) if pub else ("sha256",))
+        digest = digests["sha256"]
         if pf.size is not None and size != pf.size:
             raise ChecksumError(f"{label}: size {size:,} bytes, expected {pf.size:,} (the file "
                                 "in place was left untouched: replace or delete it)")
         if pf.sha256 is not None and digest != pf.sha256:
             raise ChecksumError(f"{label}: sha256 {digest}, expected {pf.sha256} (the file "
                                 "in place was left untouched: replace or delete it)")
-        lock.record(pf.rel, size, digest, redact_url(pf.catalog_url))
+        if pub is not None and digests[pub.algo] != pub.digest:
+            raise ChecksumError(f"{label}: {pub.algo} {digests[pub.algo]}, expected "
+                                f"{pub.digest} per {pub.label} (the file in place was left "
+                                "untouched: replace or delete it)")
+        lock.record(pf.rel, size, digest, redact_url(pf.catalog_url),
+                    pub.record() if pub else None)
         status = "verified"
     else:
         job = FetchJob(pf.dataset, pf.rel, dest, pf.urls, pf.sha256, pf.size, pf.auth,
                        pf.page, pf.catalog_url)
-        result = fetcher.fetch(job)
-        lock.record(pf.rel, result.size, result.sha256, result.url)
+        _expect(job, pub)
+        result = _fetch_checked(fetcher, job, pub)
+        lock.record(pf.rel, result.size, result.sha256, result.url,
+                    pub.record() if pub else None)
         transferred = result.transferred
         status = "fetched"
     if pf.extract and dest.is_file() and not is_extracted(dest, dest.parent):
@@ -237,8 +275,12 @@ def verify(name: str, root: str | Path, *, catalog: str | Path | None = None,
     dataset_dir = Path(root) / entry.name
     lock = Lockfile(dataset_dir, entry.name)
     expect: dict[str, tuple[int | None, str | None, bool]] = {}
+    published: dict[str, dict] = {}
     for rel, rec in lock.files.items():
         expect[rel] = (rec.get("size"), rec.get("sha256"), False)
+        pub_rec = rec.get("publisher")
+        if isinstance(pub_rec, dict) and pub_rec.get("algo") in hashlib.algorithms_available:
+            published[rel] = pub_rec
     if lock.data.get("mode") != "subset":
         for src in entry.sources:
             size, sha, _ = expect.get(src.path, (None, None, False))
@@ -262,16 +304,24 @@ def verify(name: str, root: str | Path, *, catalog: str | Path | None = None,
         if size is not None and actual != size:
             rows.append(VerifyRow(rel, "size", f"{actual:,} bytes, expected {size:,}"))
             continue
-        digest = sha256_file(path)
+        pub = published.get(rel)
+        algo = pub.get("algo") if pub else None
+        digests = digests_file(path, ("sha256", algo) if algo else ("sha256",))
+        digest = digests["sha256"]
         if sha is not None and digest != sha:
             rows.append(VerifyRow(rel, "sha256", f"sha256 {digest}, expected {sha}"))
+            continue
+        if pub and digests[algo] != pub.get("digest"):
+            rows.append(VerifyRow(rel, algo, f"{algo} {digests[algo]}, expected "
+                                  f"{pub.get('digest')} per {pub.get('from')}"))
             continue
         if extracted and not is_extracted(path, path.parent):
             rows.append(VerifyRow(rel, "not-extracted", "archive not extracted yet (run "
                                   "`climb download` again)"))
             continue
-        rows.append(VerifyRow(rel, "ok", f"{actual:,} bytes" + ("" if sha else
-                                                              ", no sha256 to compare")))
+        how = f", matches {pub.get('from')}" if pub else ("" if sha else
+                                                          ", no sha256 to compare")
+        rows.append(VerifyRow(rel, "ok", f"{actual:,} bytes{how}"))
     if console is not None:
         from rich.table import Table
 

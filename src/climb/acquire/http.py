@@ -25,6 +25,7 @@ import httpx
 from climb.acquire import kaggle, physionet
 from climb.acquire.credentials import credentials_for
 from climb.acquire.errors import AccessError, ChecksumError, DownloadError
+from climb.acquire.lockfile import digests_file
 from climb.acquire.redact import redact_url, scrub
 
 log = logging.getLogger("climb.acquire")
@@ -47,6 +48,7 @@ class FetchJob:
     auth: str = "none"
     page: str | None = None  # the project/dataset page named in access errors
     catalog_url: str = ""  # the catalog's URL (e.g. kaggle://...) for access help
+    digest: tuple[str, str] | None = None  # (algorithm, hex) another checksum, e.g. an md5
 
     @property
     def label(self) -> str:
@@ -174,6 +176,10 @@ class Fetcher:
             problem = f"size {size:,} bytes, expected {job.size:,}"
         elif job.sha256 is not None and digest != job.sha256:
             problem = f"sha256 {digest}, expected {job.sha256}"
+        elif job.digest is not None:
+            algo, want = job.digest
+            got = digests_file(part, (algo,))[algo]
+            problem = None if got == want else f"{algo} {got}, expected {want}"
         if problem:
             part.unlink()
             self.progress.reset(job.label, 0)

@@ -33,6 +33,16 @@ def sha256_file(path: Path, progress=None) -> str:
     return digest.hexdigest()
 
 
+def digests_file(path: Path, algos: tuple[str, ...] = ("sha256",)) -> dict[str, str]:
+    """Several digests of a file (e.g. sha256 and a publisher's md5) in one read."""
+    hashers = {a: hashlib.new(a) for a in dict.fromkeys(algos)}
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            for h in hashers.values():
+                h.update(chunk)
+    return {a: h.hexdigest() for a, h in hashers.items()}
+
+
 class Lockfile:
     """The download record of one dataset directory."""
 
@@ -62,13 +72,20 @@ class Lockfile:
     def entry(self, rel: str) -> dict[str, Any] | None:
         return self.files.get(rel)
 
-    def record(self, rel: str, size: int, sha256: str, url: str | None = None) -> None:
-        """Record one fetched (or verified) file and save."""
+    def record(self, rel: str, size: int, sha256: str, url: str | None = None,
+               publisher: dict[str, str] | None = None) -> None:
+        """Record one fetched (or verified) file and save.
+
+        `publisher` is the publisher's checksum the file was verified against
+        (``{"algo", "digest", "from"}``), re-checked by `climb verify`.
+        """
         with self._lock:
             self.files[rel] = {
                 "size": size, "sha256": sha256, "url": url,
                 "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
+            if publisher:
+                self.files[rel]["publisher"] = dict(publisher)
             self._dirty = True
             if time.monotonic() - self._saved_at >= self.save_every:
                 self._save()

@@ -12,10 +12,16 @@ of its files (`record_files`: the line itself when it has an extension, else WFD
 ``.dat``) and lands at the same relative path under the local directory of records_base
 (ROOT/NAME, or the source's `path` for a directory source); the source's `subset_extras`
 (metadata tables) come along.
+
+Where the publisher lists checksums (climb.acquire.publisher: PhysioNet ``SHA256SUMS.txt``,
+Zenodo and Figshare md5s, a declared checksum file), each PlannedFile carries the publisher's
+digest (and size), which the download verifies; a directory source without a `records` listing
+is expanded from the checksum listing itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin
@@ -23,10 +29,11 @@ from urllib.parse import urljoin
 import httpx
 from rich.console import Console
 
-from climb.acquire import kaggle, manual, physionet
+from climb.acquire import kaggle, manual, physionet, publisher
 from climb.acquire.credentials import credentials_for, missing_steps
 from climb.acquire.errors import DownloadError
 from climb.acquire.lockfile import Lockfile
+from climb.acquire.publisher import ChecksumLookup, ChecksumSource, Listing, Published
 from climb.acquire.redact import redact_url, scrub
 from climb.catalog.schema import DatasetEntry, Source
 from climb.errors import CatalogError
@@ -49,6 +56,15 @@ class PlannedFile:
     page: str | None = None
     state: str = "todo"  # todo | partial | done | manual-missing | manual-present
     have: int = 0  # bytes already on disk (finished file or .part)
+    published: Published | None = None  # the publisher's checksum for this file
+    problem: str | None = None  # catalog and publisher disagree: refused before fetching
+
+    @property
+    def check(self) -> str:
+        """How the file is verified: publisher, catalog, or none (trust on first use)."""
+        if self.published is not None:
+            return "publisher"
+        return "catalog" if self.sha256 else "none"
 
 
 @dataclass
@@ -69,6 +85,51 @@ class DatasetPlan:
     def unknown_sizes(self) -> int:
         return sum(1 for f in self.files if f.size is None)
 
+    @property
+    def publisher_labels(self) -> list[str]:
+        """The publisher listings that verify some of the files."""
+        return list(dict.fromkeys(f.published.label for f in self.files if f.published))
+
+
+def _attach(pf: PlannedFile, pub: Published | None) -> None:
+    """Give `pf` the publisher's digest and size (the catalog's, when it has them, must agree)."""
+    if pub is None:
+        return
+    pf.published = pub
+    label = f"{pf.dataset}/{pf.rel}"
+    if pub.size is not None:
+        if pf.size is None:
+            pf.size = pub.size
+        elif pf.size != pub.size:
+            pf.problem = (f"{label}: the catalog says {pf.size:,} bytes, the publisher "
+                          f"({pub.label}) {pub.size:,}; fix the catalog entry")
+    if pub.algo == "sha256":
+        if pf.sha256 is None:
+            pf.sha256 = pub.digest
+        elif pf.sha256 != pub.digest:
+            pf.problem = (f"{label}: the catalog's sha256 {pf.sha256} differs from the "
+                          f"publisher's {pub.digest} ({pub.label}); fix the catalog entry")
+
+
+def _publisher_listing(entry: DatasetEntry, src: Source, cs: ChecksumSource | None,
+                       plan: DatasetPlan, checksums: ChecksumLookup | None,
+                       real_run: bool) -> Listing | None:
+    """The publisher's listing for `src`, or None (noted) when it cannot be had.
+
+    A declared listing that cannot be fetched stops a real download (the catalog promised
+    verification); a derived one only adds a note (the files are recorded on first use).
+    """
+    if cs is None or checksums is None:
+        return None
+    try:
+        return checksums.listing(cs, src.auth)
+    except DownloadError as err:
+        if real_run and not cs.derived:
+            raise DownloadError(f"{entry.name}: {err}; not downloading {src.path} unverified "
+                                "(set `checksums: none` in an overlay to accept that)") from None
+        plan.notes.append(f"{src.path}: not publisher-verified: {err}")
+        return None
+
 
 def resolve_urls(source_url: str, mirrors: list[str]) -> list[str]:
     """The URLs to try for a source: kaggle:// turned into REST API URLs."""
@@ -87,8 +148,10 @@ def _state(dataset_dir: Path, lock: Lockfile, pf: PlannedFile) -> None:
     if dest.is_file():
         pf.have = dest.stat().st_size
         rec = lock.entry(pf.rel)
+        pub_ok = pf.published is None or (rec or {}).get("publisher", {}).get("digest") \
+            == pf.published.digest
         if rec and rec.get("size") == pf.have and (pf.sha256 in (None, rec.get("sha256"))) \
-                and pf.size in (None, pf.have):
+                and pf.size in (None, pf.have) and pub_ok:
             pf.state = "done"
         else:
             pf.state = "partial"  # in place but not yet verified by climb
@@ -173,12 +236,13 @@ def record_files(source: Source, record: str) -> list[str]:
 
 
 def _listing_text(source: Source, dataset_dir: Path, local_rel: str, url: str,
-                  client: httpx.Client | None, fetch_listing) -> str:
+                  client: httpx.Client | None, fetch_listing,
+                  published: Published | None = None) -> str:
     """The records listing: from disk if present, else fetched with `fetch_listing`."""
     local = dataset_dir / local_rel
     if not local.is_file():
         if fetch_listing is not None:
-            fetch_listing(dataset_dir.name, source, url, local_rel)
+            fetch_listing(dataset_dir.name, source, url, local_rel, published)
         else:  # dry run: read it into memory, write nothing
             assert client is not None
             creds = credentials_for(source.auth, httpx.URL(url).host)
@@ -191,43 +255,74 @@ def _listing_text(source: Source, dataset_dir: Path, local_rel: str, url: str,
             if resp.status_code != 200:
                 raise DownloadError(f"{local_rel}: HTTP {resp.status_code} fetching the listing "
                                     f"from {redact_url(url)}")
+            if published is not None:
+                got = hashlib.new(published.algo, resp.content).hexdigest()
+                if got != published.digest:
+                    raise DownloadError(f"{local_rel}: {published.algo} {got}, expected "
+                                        f"{published.digest} ({published.label})")
             return resp.text
     return local.read_text(encoding="utf-8", errors="replace")
 
 
 def _expand(entry: DatasetEntry, src: Source, plan: DatasetPlan, lock: Lockfile,
-            wanted: list[str] | None, subset: Path | None, client, fetch_listing) -> None:
-    """Add the record files of a source with a listing (all of them, or the subset's)."""
-    base = records_base(src)
-    local_base = base_local(src, base)
-    where = f"{entry.name}/{src.records}"
-    assert src.records is not None
-    listing_rel = _check_rel(local_base + src.records, where)
-    try:
-        text = _listing_text(src, plan.dir, listing_rel, urljoin(base, src.records), client,
-                             fetch_listing)
-    except DownloadError as err:
-        if fetch_listing is not None:  # a real run cannot go on without it
-            raise
-        plan.notes.append(f"records listing unavailable: {err}")
-        return
-    records = [_check_rel(line, where) for line in text.splitlines()
-               if line.strip() and not line.startswith("#")]
-    if wanted is not None:
-        records = select(records, wanted, f"{subset} ({where})")
-    rels = list(src.subset_extras) if wanted is not None else []
-    rels += [f for r in records for f in record_files(src, r)]
+            wanted: list[str] | None, subset: Path | None, client, fetch_listing,
+            listing: Listing | None) -> None:
+    """Add the record files of a source with a listing (all of them, or the subset's).
+
+    Without a `records` listing (a directory source), the publisher's checksum listing
+    names the files under the source's URL.
+    """
     page = _page(entry, src.url)
+    if src.records is None:
+        assert listing is not None
+        base = urljoin(listing.source.url, ".")
+        local_base = base_local(src, base)
+        where = f"{entry.name}/{listing.source.label}"
+        rels = [_check_rel(k, where) for k in listing.keys_under(src.url)]
+        if not rels:
+            raise CatalogError(f"{entry.name}: the publisher's checksum listing "
+                               f"({listing.source.label}) names no file under {src.url}")
+    else:
+        base = records_base(src)
+        local_base = base_local(src, base)
+        where = f"{entry.name}/{src.records}"
+        listing_rel = _check_rel(local_base + src.records, where)
+        listing_url = urljoin(base, src.records)
+        own = listing.find(listing_url, listing_rel) if listing is not None else None
+        try:
+            text = _listing_text(src, plan.dir, listing_rel, listing_url, client,
+                                 fetch_listing, own)
+        except DownloadError as err:
+            if fetch_listing is not None:  # a real run cannot go on without it
+                raise
+            plan.notes.append(f"records listing unavailable: {err}")
+            return
+        records = [_check_rel(line, where) for line in text.splitlines()
+                   if line.strip() and not line.startswith("#")]
+        if wanted is not None:
+            records = select(records, wanted, f"{subset} ({where})")
+        rels = list(src.subset_extras) if wanted is not None else []
+        rels += [f for r in records for f in record_files(src, r)]
+    unlisted = 0
     for rel in dict.fromkeys(rels):
         rel = _check_rel(rel, where)
         url = urljoin(base, rel)
         pf = PlannedFile(entry.name, local_base + rel, [url], url, auth=src.auth, page=page)
+        if listing is not None:
+            pub = listing.find(url, rel)
+            unlisted += pub is None
+            _attach(pf, pub)
         _state(plan.dir, lock, pf)
         plan.files.append(pf)
+    if unlisted:
+        plan.notes.append(f"{unlisted} file(s) of {src.path} are not in the publisher's "
+                          f"checksum listing ({listing.source.label}); their sha256 is recorded "
+                          "on first download only")
 
 
 def build_plan(entries: list[DatasetEntry], root: Path, *, subset: Path | None = None,
-               client: httpx.Client | None = None, fetch_listing=None) -> list[DatasetPlan]:
+               client: httpx.Client | None = None, fetch_listing=None,
+               checksums: ChecksumLookup | None = None) -> list[DatasetPlan]:
     """Plan the download of `entries` under `root`.
 
     A file source is one PlannedFile. A directory source (URL and path ending in ``/``, e.g.
@@ -235,9 +330,13 @@ def build_plan(entries: list[DatasetEntry], root: Path, *, subset: Path | None =
     `subset`, only sources with a listing are planned, expanded to the selected records plus
     `subset_extras`. The listing is fetched with `fetch_listing(dataset, source, url, rel)`
     (a real download, kept on disk) or, when that is None (dry run), read into memory with
-    `client`.
+    `client`. Publisher checksum listings are fetched with `checksums` (default: one on
+    `client`); without either, files carry only the catalog's checksums.
     """
     wanted = read_subset(subset) if subset is not None else None
+    if checksums is None and client is not None:
+        checksums = ChecksumLookup(client)
+    real_run = fetch_listing is not None
     plans = []
     for entry in entries:
         dataset_dir = Path(root) / entry.name
@@ -261,14 +360,29 @@ def build_plan(entries: list[DatasetEntry], root: Path, *, subset: Path | None =
                     plan.manual_missing.append(src)
                 plan.files.append(pf)
             elif wanted is not None or src.url.endswith("/"):
-                if not src.records:
+                cs = publisher.for_records(src) if src.records else publisher.for_file(src)
+                listing = _publisher_listing(entry, src, cs, plan, checksums, real_run)
+                if not src.records and listing is None:
+                    if cs is not None and not real_run:
+                        plan.notes.append(f"{src.path}: cannot list the directory without the "
+                                          "publisher's checksum listing")
+                        continue
                     raise CatalogError(f"{entry.name}: source {src.url} is a directory without "
-                                       "a 'records' listing of its files; climb cannot list it")
-                _expand(entry, src, plan, lock, wanted, subset, client, fetch_listing)
+                                       "a 'records' listing of its files or a publisher "
+                                       "checksum listing; climb cannot list it")
+                _expand(entry, src, plan, lock, wanted, subset, client, fetch_listing, listing)
             else:
                 pf = PlannedFile(entry.name, src.path, resolve_urls(src.url, src.mirrors),
                                  src.url, src.sha256, src.size, src.auth, src.extract,
                                  _page(entry, src.url))
+                listing = _publisher_listing(entry, src, publisher.for_file(src), plan,
+                                             checksums, real_run)
+                if listing is not None:
+                    pub = listing.find(src.url, src.path)
+                    if pub is None:
+                        plan.notes.append(f"{src.path} is not in the publisher's checksum "
+                                          f"listing ({listing.source.label})")
+                    _attach(pf, pub)
                 _state(dataset_dir, lock, pf)
                 plan.files.append(pf)
         needs_creds = entry.access.tier in ("credentialed", "registration")
@@ -298,14 +412,17 @@ def render_plan(plans: list[DatasetPlan], console: Console, root: Path) -> None:
         e = plan.entry
         table = Table(title=f"{e.name}: {e.title}" + (" (subset)" if plan.subset else ""),
                       title_justify="left")
-        for col in ("path", "size", "state", "source"):
-            table.add_column(col, justify="right" if col == "size" else "left")
+        for col in ("path", "size", "state", "check", "source"):
+            # the path stays whole; the source URL wraps first in a narrow terminal
+            table.add_column(col, justify="right" if col == "size" else "left",
+                             no_wrap=col == "path", overflow="fold")
         for f in plan.files[:MAX_ROWS]:
             size = _fmt_size(f.size) if f.size is not None else "?"
             extra = " +extract" if f.extract else ""
-            table.add_row(f.rel, size, f.state + extra, scrub(redact_url(f.catalog_url)))
+            table.add_row(f.rel, size, f.state + extra, f.check,
+                          scrub(redact_url(f.catalog_url)))
         if len(plan.files) > MAX_ROWS:
-            table.add_row(f"... and {len(plan.files) - MAX_ROWS:,} more files", "", "", "")
+            table.add_row(f"... and {len(plan.files) - MAX_ROWS:,} more files", "", "", "", "")
         console.print(table)
         console.print(f"  access: {e.access.tier} - {e.access.gate}", highlight=False)
         size_txt = _fmt_size(plan.known_bytes)
@@ -313,6 +430,17 @@ def render_plan(plans: list[DatasetPlan], console: Console, root: Path) -> None:
             size_txt += f" + {plan.unknown_sizes} file(s) of unknown size"
         todo = sum(1 for f in plan.files if f.state in ("todo", "partial"))
         console.print(f"  {len(plan.files)} file(s), {size_txt}; {todo} to fetch", highlight=False)
+        verified = sum(1 for f in plan.files if f.published is not None)
+        if verified:
+            console.print(f"  publisher-verified: {verified} of {len(plan.files)} file(s) "
+                          f"({', '.join(plan.publisher_labels)})", highlight=False)
+        else:
+            console.print("  publisher-verified: none (no published checksums; files are "
+                          "checked against the catalog or recorded on first download)",
+                          highlight=False)
+        for f in plan.files:
+            if f.problem:
+                console.print(f"  [red]conflict:[/] {scrub(f.problem)}", highlight=False)
         for step in plan.missing:
             console.print(f"  [yellow]missing:[/] {step}", highlight=False)
         for note in plan.notes:

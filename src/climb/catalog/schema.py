@@ -5,6 +5,7 @@ Field names here are a public contract (DESIGN.md, "Contracts"): extend, never r
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -59,6 +60,13 @@ class Source(_Strict):
     ``kaggle://datasets/OWNER/SLUG`` or ``kaggle://competitions/SLUG`` URLs; manual sources
     (TCIA NBIA, Stanford AIMI, TUH, NDA, request forms) carry the URL of the page where a
     person must act, and `instructions`.
+
+    `checksums` (optional) names where the publisher lists the files' checksums, so that
+    every downloaded file is verified against them: ``zenodo:RECORD``, ``figshare:ARTICLE``,
+    the URL of a ``<hex>  <path>`` checksum file (e.g. a ``SHA256SUMS.txt``), or ``none``.
+    When absent it is derived for PhysioNet ``/files/PROJECT/VERSION/`` URLs (the project's
+    ``SHA256SUMS.txt``) and Zenodo ``/records/ID/files/`` URLs (the record's md5s); see
+    climb.acquire.publisher.
     """
 
     url: str
@@ -79,6 +87,8 @@ class Source(_Strict):
     record_files: list[str] | None = None
     # (acquire) files under records_base always fetched with a subset (metadata tables)
     subset_extras: list[str] = Field(default_factory=list)
+    # (acquire) the publisher's checksum listing; see the docstring
+    checksums: str | None = None
 
     @field_validator("sha256")
     @classmethod
@@ -87,6 +97,15 @@ class Source(_Strict):
         if value is not None and (len(value) != 64 or not set(value) <= hexdigits):
             raise ValueError("sha256 must be 64 lowercase hex characters")
         return value
+
+    @field_validator("checksums")
+    @classmethod
+    def _checksum_source(cls, value: str | None) -> str | None:
+        if value is None or value == "none" or re.fullmatch(r"(zenodo|figshare):\d+", value) \
+                or re.match(r"https?://[^/\s]+/\S*$", value):
+            return value
+        raise ValueError("checksums must be 'zenodo:RECORD', 'figshare:ARTICLE', the http(s) "
+                         "URL of a checksum file, or 'none'")
 
     @field_validator("path")
     @classmethod
