@@ -433,3 +433,14 @@ def test_checksum_file_formats():
     assert listing.find("https://h.example/p/1.0/b.bin", "b.bin").algo == "md5"
     assert listing.find("https://other.example/p/1.0/b.bin", "b.bin") is None
     assert listing.keys_under("https://h.example/p/1.0/records/") == ["records/a b.dat"]
+
+
+def test_directory_listing_with_an_escaping_path_is_refused(server, project, overlay, tmp_path):
+    files, _ = project
+    evil = _sums(files) + f"{hashlib.sha256(b'x').hexdigest()}  ../../outside.txt\n".encode()
+    sums = server.add(BASE + "SHA256SUMS.txt", evil, content_type="text/plain")
+    ov = overlay(entry("toydir", [{"url": server.url + BASE, "path": "d/", "checksums": sums}]))
+    with pytest.raises(DownloadError, match=r"unsafe record path '\.\./\.\./outside\.txt'"):
+        download("toydir", tmp_path / "raw", catalog=ov, progress=False)
+    assert not (tmp_path / "outside.txt").exists()
+    assert not server.requests(BASE + "ptbxl_database.csv")

@@ -127,7 +127,9 @@ def _publisher_listing(entry: DatasetEntry, src: Source, cs: ChecksumSource | No
         if real_run and not cs.derived:
             raise DownloadError(f"{entry.name}: {err}; not downloading {src.path} unverified "
                                 "(set `checksums: none` in an overlay to accept that)") from None
-        plan.notes.append(f"{src.path}: not publisher-verified: {err}")
+        note = f"not publisher-verified: {err}"
+        if note not in plan.notes:  # one listing often covers several sources
+            plan.notes.append(note)
         return None
 
 
@@ -434,6 +436,9 @@ def render_plan(plans: list[DatasetPlan], console: Console, root: Path) -> None:
         if verified:
             console.print(f"  publisher-verified: {verified} of {len(plan.files)} file(s) "
                           f"({', '.join(plan.publisher_labels)})", highlight=False)
+        elif any(n.startswith("not publisher-verified") for n in plan.notes):
+            console.print("  publisher-verified: none (the publisher's checksums could not "
+                          "be fetched: see the note)", highlight=False)
         else:
             console.print("  publisher-verified: none (no published checksums; files are "
                           "checked against the catalog or recorded on first download)",
