@@ -103,9 +103,7 @@ def render_list(entries: list[DatasetEntry], console: Console) -> None:
             "medium": ["name", "modality", "tasks", "samples", "size", "access", "adapter"],
             "narrow": ["name", "tasks", "samples", "size", "access"]}[tier]
     narrow = tier == "narrow"
-    caption = "* = has an adapter; more: a wider terminal, climb info NAME, --json" \
-        if narrow else None
-    table = Table(title="climb catalog", caption=caption, box=box.SIMPLE_HEAD, padding=(0, 0),
+    table = Table(title="climb catalog", box=box.SIMPLE_HEAD, padding=(0, 0),
                   show_edge=False)
     rows = []
     for e in entries:
@@ -127,7 +125,8 @@ def render_list(entries: list[DatasetEntry], console: Console) -> None:
         })
     tot = totals(entries)
     rows.append({"name": f"{tot['datasets']} datasets", "samples": _human(int(tot["samples"])),
-                 "size": f"{tot['size_tb']:.1f}T" if narrow else f"{tot['size_tb']:.2f} TB"})
+                 "size": _size_short(sum(e.size_gb for e in entries)) if narrow
+                 else f"{tot['size_tb']:.2f} TB"})
     widths = {c: max([len(c)] + [len(r.get(c, "")) for r in rows]) for c in cols}
     # The free-text columns share what the others leave (one space between columns); a
     # label longer than its share ends in an ellipsis instead of wrapping.
@@ -146,6 +145,9 @@ def render_list(entries: list[DatasetEntry], console: Console) -> None:
     table.add_section()
     table.add_row(*(rows[-1].get(c, "") for c in cols))
     console.print(table)
+    if narrow:
+        console.print("* = has an adapter; more columns: a wider terminal, `climb info NAME` "
+                      "or --json", highlight=False, markup=False)
 
 
 def render_info(entry: DatasetEntry, console: Console) -> None:
