@@ -186,3 +186,38 @@ def test_ece_known_value_and_torchmetrics(rng):
         torch.tensor(sl.ravel()), torch.tensor(yl.ravel()).long(), n_bins=15, norm="l1"
     )
     assert summary["ece"][0] == pytest.approx(float(ref), abs=1e-5)
+
+
+def test_ece_bins_are_torchmetrics_bins_on_the_edges(rng):
+    """Confidences exactly on bin edges (and 1.0) fall where torchmetrics puts them: bins are
+    [lo, hi), 1.0 alone in a last bin. With (lo, hi] bins these cases give other values."""
+    tm = pytest.importorskip("torchmetrics.functional.classification")
+    torch = pytest.importorskip("torch")
+    n_bins = 8  # edges k/8 are exact in float64 for numpy and torch alike
+    edges = np.arange(n_bins + 1) / n_bins
+    prob = np.where(rng.random(400) < 0.5, rng.choice(edges, 400), rng.random(400))
+    label = (rng.random(400) < prob).astype(int)
+    ours = calibration_error(prob, label, np.ones((1, 400)), n_bins=n_bins)[0]
+    ref = tm.binary_calibration_error(
+        torch.tensor(prob), torch.tensor(label), n_bins=n_bins, norm="l1"
+    )
+    assert ours == pytest.approx(float(ref), abs=1e-12)
+    # the half-open side matters here: a (lo, hi] binning gives a different value
+    shifted = np.clip(np.searchsorted(edges, prob, side="left") - 1, 0, n_bins - 1)
+    onehot = np.eye(n_bins)[shifted]
+    other = np.abs(onehot.T @ label - onehot.T @ prob).sum() / len(prob)
+    assert abs(other - ours) > 1e-3
+    # multiclass top-label form: confidences 1/2, 3/4, 1 are bin edges
+    base = np.array([[0.5, 0.25, 0.25], [0.75, 0.125, 0.125], [1.0, 0.0, 0.0]])
+    s = base[rng.integers(0, 3, 300)][:, rng.permutation(3)]
+    y = rng.integers(0, 3, 300)
+    summary, _ = task_metrics(_task("multiclass", y, s))
+    ref = tm.multiclass_calibration_error(
+        torch.tensor(s), torch.tensor(y), num_classes=3, n_bins=n_bins, norm="l1"
+    )
+    top = calibration_error(s.max(1), s.argmax(1) == y, np.ones((1, 300)), n_bins=n_bins)[0]
+    assert top == pytest.approx(float(ref), abs=1e-6)  # torchmetrics casts to float32
+    assert summary["ece"][0] == pytest.approx(
+        float(tm.multiclass_calibration_error(torch.tensor(s), torch.tensor(y), num_classes=3)),
+        abs=1e-6,
+    )

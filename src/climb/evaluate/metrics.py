@@ -16,7 +16,9 @@ Task types follow the run directory contract (docs/interfaces.md):
 
 A per-class metric is *undefined* (NaN, ``null`` in JSON) when that class has no positives
 or no negatives in the evaluated set; macro averages take the mean over the defined classes
-and the caller reports how many were defined.
+and the caller reports how many were defined. A bootstrap keeps that class set fixed (the
+classes defined on the full evaluated set) by redrawing resamples where one of them is
+undefined (:func:`classes_defined_check`), so every resample estimates the same macro mean.
 """
 
 from __future__ import annotations
@@ -150,13 +152,16 @@ def calibration_error(
 
     ``prob`` is the confidence of each prediction and ``correct`` whether it was right (or, for
     the marginal multilabel version, the probability of the positive class and the label).
-    Bins are (lo, hi] like torchmetrics, with 0 in the first bin.
+    Binning is torchmetrics' (``torch.bucketize(prob, linspace(0, 1, n_bins + 1), right=True)
+    - 1``): bins are [lo, hi), and a confidence of exactly 1.0 gets a bin of its own. With
+    unit weights the value equals torchmetrics' ``binary_calibration_error`` (marginal form)
+    and ``multiclass_calibration_error`` (top-label form) with ``norm="l1"`` (tests check it).
     """
     if len(prob) == 0:
         return np.full(W.shape[0], np.nan)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.clip(np.searchsorted(edges, prob, side="left") - 1, 0, n_bins - 1)
-    onehot = np.zeros((len(prob), n_bins))
+    idx = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, n_bins)
+    onehot = np.zeros((len(prob), n_bins + 1))
     onehot[np.arange(len(prob)), idx] = 1.0
     w_bin = W @ onehot
     conf_bin = W @ (onehot * prob[:, None])
@@ -299,16 +304,42 @@ def task_metrics(
     return classification_metrics(task.type, task.y, task.s, W, thresholds)
 
 
+def defined_classes(task: TaskArrays) -> list[int]:
+    """Indices of the classes with both positives and negatives (the classes macro averages
+    use); for a bootstrap, the fixed class set of the estimand."""
+    if task.type == "regression":
+        return []
+    Y, _ = one_vs_rest(task.y, task.s, task.type)
+    out = []
+    for c in range(Y.shape[1]):
+        yc = Y[~np.isnan(Y[:, c]), c]
+        if yc.size > 0 and 0 < yc.sum() < yc.size:
+            out.append(c)
+    return out
+
+
 def n_defined(task: TaskArrays) -> dict[str, int]:
     """How many classes have both positives and negatives (the classes macro averages use)."""
     if task.type == "regression":
         return {"defined": 0, "of": 0}
+    return {"defined": len(defined_classes(task)), "of": int(task.s.shape[1])}
+
+
+def classes_defined_check(task: TaskArrays, classes: Sequence[int]):
+    """``accept(W) -> bool[B]``: True for weight rows in which every class in ``classes`` has
+    positive and negative weight (every per-class metric of the fixed class set is defined).
+    None when there is nothing to check (regression, or no class)."""
+    if task.type == "regression" or not len(classes):
+        return None
     Y, _ = one_vs_rest(task.y, task.s, task.type)
-    count = 0
-    for c in range(Y.shape[1]):
-        yc = Y[~np.isnan(Y[:, c]), c]
-        count += int(yc.size > 0 and 0 < yc.sum() < yc.size)
-    return {"defined": count, "of": int(Y.shape[1])}
+    Y = Y[:, list(classes)]
+    positive = np.nan_to_num(Y, nan=0.0)
+    negative = np.where(np.isnan(Y), 0.0, 1.0 - Y)
+
+    def accept(W: np.ndarray) -> np.ndarray:
+        return np.all(W @ positive > 0, axis=1) & np.all(W @ negative > 0, axis=1)
+
+    return accept
 
 
 def _thresholds(thresholds: Sequence[float | None] | None, n: int) -> list[float]:
