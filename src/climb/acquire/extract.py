@@ -1,9 +1,13 @@
 """Safe, resumable extraction of zip and tar (plain, gz, bz2, xz) archives.
 
 Every member is checked before anything is written; the whole archive is refused when one
-member has an absolute path or a ``..`` component, is a link pointing outside the target, or is
-a device/FIFO, or when the declared uncompressed size exceeds ``max_ratio`` times the archive's
-size on disk (a decompression bomb). Members are written to a temporary name and renamed, so a
+member has an absolute path or a ``..`` component, is a symbolic link (no dataset needs one,
+and links written by the archive itself would let later members escape: ``sub/up -> ..``,
+``sub/up/up2 -> ..``, ``sub/up/up2/x``), is a hard link to anything but a regular file earlier
+in the same archive, is a device/FIFO, would replace one of climb's own files (``.climb-*``,
+``*.climb-tmp``) or the archive itself, resolves outside the target through a link already on
+disk, or when the declared uncompressed size exceeds ``max_ratio`` times the archive's size on
+disk (a decompression bomb). Members are written to a temporary name and renamed, so a
 killed run leaves no truncated file under its real name; members already in place with their
 declared size are skipped, and a marker per archive makes a finished extraction a no-op.
 """
@@ -19,7 +23,7 @@ import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from climb.acquire.errors import UnsafeArchiveError
 
@@ -34,9 +38,9 @@ _TMP_SUFFIX = ".climb-tmp"
 @dataclass
 class _Member:
     name: str  # normalised relative posix path
-    kind: str  # "file" | "dir" | "symlink" | "hardlink"
+    kind: str  # "file" | "dir" | "hardlink"
     size: int
-    link: str = ""  # symlink target (as stored) or hardlink source (archive path)
+    link: str = ""  # hardlink source (its archive path, normalised)
     ref: object = None  # ZipInfo or TarInfo
 
 
@@ -113,7 +117,8 @@ def _zip_member(archive: Path, info: zipfile.ZipInfo) -> _Member:
     if info.is_dir():
         return _Member(name, "dir", 0, ref=info)
     if mode and stat.S_ISLNK(mode):
-        return _Member(name, "symlink", 0, ref=info)  # target read in _check_all
+        raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link; "
+                                 "links in dataset archives are refused")
     if mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
                  or stat.S_ISSOCK(mode)):
         raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a device or special "
@@ -126,9 +131,16 @@ def _tar_member(archive: Path, info: tarfile.TarInfo) -> _Member:
     if info.isdir():
         return _Member(name, "dir", 0, ref=info)
     if info.issym():
-        return _Member(name, "symlink", 0, link=info.linkname, ref=info)
+        raise UnsafeArchiveError(f"{archive}: member {info.name!r} is a symbolic link; "
+                                 "links in dataset archives are refused")
     if info.islnk():
-        return _Member(name, "hardlink", 0, link=info.linkname, ref=info)
+        try:
+            link = _clean_name(archive, info.linkname)
+        except UnsafeArchiveError:
+            raise UnsafeArchiveError(f"{archive}: hard link {info.name!r} -> "
+                                     f"{info.linkname!r} points outside the extraction "
+                                     "directory; refused") from None
+        return _Member(name, "hardlink", 0, link=link, ref=info)
     if info.isfile():
         return _Member(name, "file", info.size, ref=info)
     raise UnsafeArchiveError(f"{archive}: member {info.name!r} is a device or special file "
@@ -136,6 +148,7 @@ def _tar_member(archive: Path, info: tarfile.TarInfo) -> _Member:
 
 
 def _inside(root: Path, path: Path) -> bool:
+    """Whether `path`, with every link already on disk followed, lies under `root`."""
     try:
         path.resolve().relative_to(root)
     except ValueError:
@@ -143,31 +156,37 @@ def _inside(root: Path, path: Path) -> bool:
     return True
 
 
+def _is_reserved(name: str) -> bool:
+    """Whether a member path would replace one of climb's own files (lockfile, markers, temps)."""
+    parts = name.casefold().split("/")
+    return any(p.startswith(".climb-") or p.endswith(_TMP_SUFFIX) for p in parts)
+
+
 def _check_all(archive: Path, target: Path, members: list[_Member], max_ratio: float) -> None:
     root = target.resolve()
+    archive_real = archive.resolve()
+    files: set[str] = set()  # regular files listed so far (what a hard link may copy)
     declared = 0
     for m in members:
-        if m.kind == "symlink" and isinstance(m.ref, zipfile.ZipInfo):
-            m.link = _read_zip_link(archive, m.ref)
         if not m.name:
             continue
-        if not _inside(root, target / m.name):
+        if _is_reserved(m.name):
+            raise UnsafeArchiveError(f"{archive}: member {m.name!r} would replace one of "
+                                     "climb's own files (.climb-*); refused")
+        dest = target / m.name
+        if not _inside(root, dest):
             raise UnsafeArchiveError(f"{archive}: member {m.name!r} would land outside "
-                                     f"{target}; refused")
-        if m.kind == "symlink":
-            if m.link.startswith("/") or re.match(r"^[A-Za-z]:", m.link):
-                raise UnsafeArchiveError(f"{archive}: symlink {m.name!r} points to the absolute "
-                                         f"path {m.link!r}; refused")
-            dest = (target / PurePosixPath(m.name).parent / m.link)
-            if not _inside(root, dest):
-                raise UnsafeArchiveError(f"{archive}: symlink {m.name!r} -> {m.link!r} points "
-                                         "outside the extraction directory; refused")
-        if m.kind == "hardlink":
-            link = m.link.replace("\\", "/")
-            if link.startswith("/") or ".." in link.split("/") or not _inside(root,
-                                                                                target / link):
-                raise UnsafeArchiveError(f"{archive}: hard link {m.name!r} -> {m.link!r} points "
-                                         "outside the extraction directory; refused")
+                                     f"{target} (through a link on disk); refused")
+        if dest.resolve() == archive_real or dest.resolve() in archive_real.parents:
+            raise UnsafeArchiveError(f"{archive}: member {m.name!r} would replace the archive "
+                                     "itself; refused")
+        if m.kind == "hardlink" and m.link not in files:
+            raise UnsafeArchiveError(
+                f"{archive}: hard link {m.name!r} -> {m.link!r} does not name a regular file "
+                "earlier in the archive (it could point outside the extraction directory); "
+                "refused")
+        if m.kind == "file":
+            files.add(m.name)
         declared += m.size
     compressed = max(archive.stat().st_size, 1)
     if declared > max_ratio * compressed:
@@ -177,35 +196,29 @@ def _check_all(archive: Path, target: Path, members: list[_Member], max_ratio: f
             f"{max_ratio:g}x, ${ENV_MAX_RATIO}); refused as a possible decompression bomb")
 
 
-def _read_zip_link(archive: Path, info: zipfile.ZipInfo) -> str:
-    if info.file_size > 4096:
-        raise UnsafeArchiveError(f"{archive}: symlink {info.filename!r} is malformed; refused")
-    with zipfile.ZipFile(archive) as zf:
-        return zf.read(info).decode("utf-8", "replace")
-
-
 # -- writing --------------------------------------------------------------------------------
 def _write_all(archive: Path, target: Path, members: list[_Member], opener, progress) -> int:
+    root = target.resolve()
     written = 0
     for m in members:
         if not m.name:
             continue
         dest = target / m.name
         if m.kind == "dir":
+            _check_parent(archive, root, m.name, dest)
             dest.mkdir(parents=True, exist_ok=True)
+            _check_parent(archive, root, m.name, dest / "_")
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if m.kind == "symlink":
-            if dest.is_symlink() and os.readlink(dest) == m.link:
-                continue
-            if dest.is_symlink() or dest.exists():
-                dest.unlink()
-            os.symlink(m.link, dest)
-            written += 1
-            continue
+        _check_parent(archive, root, m.name, dest)  # what is on disk now, not the listing
         if m.kind == "hardlink":
-            source = target / _clean_name(archive, m.link)
-            if dest.is_file() and dest.stat().st_size == source.stat().st_size:
+            source = target / m.link
+            if source.is_symlink() or not source.is_file() or not _inside(root, source):
+                raise UnsafeArchiveError(f"{archive}: hard link {m.name!r} -> {m.link!r}: the "
+                                         "source is not a regular file inside the extraction "
+                                         "directory; refused")
+            if (dest.is_file() and not dest.is_symlink()
+                    and dest.stat().st_size == source.stat().st_size):
                 continue
             _copy_atomic(source, dest)
             written += 1
@@ -213,7 +226,7 @@ def _write_all(archive: Path, target: Path, members: list[_Member], opener, prog
         if dest.is_file() and not dest.is_symlink() and dest.stat().st_size == m.size:
             continue  # already extracted by an earlier (interrupted) run
         tmp = dest.with_name(dest.name + _TMP_SUFFIX)
-        with opener(m.ref) as src, tmp.open("wb") as out:
+        with opener(m.ref) as src, _open_new(tmp) as out:
             remaining = m.size
             while remaining > 0 and (chunk := src.read(min(1 << 20, remaining))):
                 out.write(chunk)
@@ -222,9 +235,7 @@ def _write_all(archive: Path, target: Path, members: list[_Member], opener, prog
             tmp.unlink()
             raise UnsafeArchiveError(f"{archive}: member {m.name!r} is truncated "
                                      f"({m.size:,} bytes declared)")
-        if dest.is_symlink():
-            dest.unlink()
-        os.replace(tmp, dest)
+        os.replace(tmp, dest)  # replaces a link at `dest` itself, never writes through it
         written += 1
         if progress is not None:
             progress(m.size)
@@ -232,7 +243,24 @@ def _write_all(archive: Path, target: Path, members: list[_Member], opener, prog
     return written
 
 
+def _check_parent(archive: Path, root: Path, name: str, dest: Path) -> None:
+    """Refuse `name` when the directory it is written into resolves outside `root`."""
+    if not _inside(root, dest.parent):
+        raise UnsafeArchiveError(f"{archive}: member {name!r} would land outside {root} "
+                                 "(through a link on disk); refused")
+
+
+def _open_new(path: Path):
+    """`path` opened for writing as a new regular file (a link left there is removed first)."""
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 0o644)
+    return os.fdopen(fd, "wb")
+
+
 def _copy_atomic(source: Path, dest: Path) -> None:
     tmp = dest.with_name(dest.name + _TMP_SUFFIX)
-    shutil.copyfile(source, tmp)
+    with source.open("rb") as src, _open_new(tmp) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
     os.replace(tmp, dest)
