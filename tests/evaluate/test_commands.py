@@ -40,18 +40,30 @@ def test_evaluate_writes_metrics_json(tmp_path, cli):
     assert set(ml["groups"]) == {"site", "sex", "age_bucket", "dataset"}
     assert set(ml["groups"]["site"]) == {"site_a", "site_b", "site_c"}
     assert ml["worst_group"]["metric"] == "auroc_macro"
-    site_values = [g["metrics"]["auroc_macro"] for g in ml["groups"]["site"].values()]
-    sex_values = [g["metrics"]["auroc_macro"] for g in ml["groups"]["sex"].values()]
-    age_values = [g["metrics"]["auroc_macro"] for g in ml["groups"]["age_bucket"].values()]
-    assert ml["worst_group"]["value"] == min(site_values + sex_values + age_values)
+    values = [
+        g["metrics"]["auroc_macro"]["value"]
+        for a in ("site", "sex", "age_bucket")
+        for g in ml["groups"][a].values()
+    ]
+    assert ml["worst_group"]["value"] == min(values)
+    # every group carries a patient-bootstrap CI around its value, and its sizes
+    for a in ("site", "sex", "age_bucket"):
+        for g in ml["groups"][a].values():
+            lo, hi = g["metrics"]["auroc_macro"]["ci"]
+            assert lo <= g["metrics"]["auroc_macro"]["value"] <= hi
+            assert g["bootstrap"]["unit"] == "patient" and g["n"] == 2 * g["n_patients"]
+    assert ml["worst_group"]["ci"] == ml["groups"][ml["worst_group"]["attribute"]][
+        ml["worst_group"]["group"]]["metrics"]["auroc_macro"]["ci"]
     reg = doc["tasks"]["echo.ef"]
     assert reg["metrics"]["mae"]["value"] > 0 and "per_class" not in reg
     maes = [
-        g["metrics"]["mae"]
+        g["metrics"]["mae"]["value"]
         for a in ("site", "sex", "age_bucket")
         for g in reg["groups"][a].values()
     ]
     assert reg["worst_group"]["value"] == max(maes)
+    # the console table names the CI unit of each task, not a blanket "patient-bootstrap"
+    assert "patient-bootstrap" not in result.output and "CI unit" in result.output
     assert doc["tasks"]["chestx.sex"]["thresholds"]["source"] == "youden on val"
     assert doc["tasks"]["chestx.finding"]["thresholds"]["source"] == "fixed 0.5"
 
@@ -70,7 +82,10 @@ def test_undefined_class_is_null_in_json(tmp_path, cli):
     text = (run / "metrics.json").read_text()
     assert "NaN" not in text
     task = json.loads(text)["tasks"]["ptbxl.superclass"]
-    assert task["per_class"]["MI"]["auroc"] is None
+    assert task["per_class"]["MI"]["auroc"] == {"value": None, "ci": [None, None], "n_boot": 0}
+    lo, hi = task["per_class"]["NORM"]["auroc"]["ci"]
+    assert lo < task["per_class"]["NORM"]["auroc"]["value"] < hi
+    assert task["bootstrap"]["class_set"] == ["NORM", "STTC", "CD", "HYP"]
     assert task["classes_defined"] == {"defined": 4, "of": 5}
     assert task["thresholds"]["source"] == "fixed 0.5"  # no val predictions
 

@@ -17,6 +17,8 @@ DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
 # Resample rows evaluated at once; bounds memory to about CHUNK_ELEMENTS float64 per array.
 CHUNK_ELEMENTS = 4_000_000
+# Rejected resamples (estimand undefined) redrawn at most this many times ``n_resamples``.
+MAX_REDRAW_FACTOR = 9
 
 
 def resample_weights(
@@ -47,11 +49,49 @@ def bootstrap_distribution(
     seed: int = DEFAULT_SEED,
 ) -> dict[str, np.ndarray]:
     """Run ``statistic(W) -> {name: [b] or [b, C]}`` over all resample blocks and stack the rows."""
+    return bootstrap_with_redraws(statistic, groups, n_resamples, seed)[0]
+
+
+def bootstrap_with_redraws(
+    statistic: Callable[[np.ndarray], dict[str, np.ndarray]],
+    groups: np.ndarray,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    accept: Callable[[np.ndarray], np.ndarray] | None = None,
+    max_redraws: int | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, int | bool]]:
+    """Like :func:`bootstrap_distribution`, keeping only resamples where ``accept(W)`` holds.
+
+    ``accept`` maps a weight block ``[b, N]`` to a boolean ``[b]``; a rejected resample is
+    redrawn from the same stream (a cluster bootstrap conditioned on the estimand being
+    defined, e.g. every class of the fixed class set having positives and negatives). At most
+    ``max_redraws`` (default ``MAX_REDRAW_FACTOR * n_resamples``) resamples are redrawn; when
+    that bound is hit the distribution holds fewer than ``n_resamples`` rows and the returned
+    info says ``complete: False``. Info: ``{drawn, redrawn, kept, complete}``.
+    """
+    _, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    n_units = int(inverse.max()) + 1 if len(inverse) else 0
+    rng = np.random.default_rng(seed)
+    chunk = max(1, CHUNK_ELEMENTS // max(1, len(inverse)))
+    limit = n_resamples + (MAX_REDRAW_FACTOR * n_resamples if max_redraws is None else max_redraws)
     parts: dict[str, list[np.ndarray]] = {}
-    for W in resample_weights(groups, n_resamples, seed):
+    kept = drawn = redrawn = 0
+    while kept < n_resamples and drawn < limit and n_units > 0:
+        b = min(chunk, n_resamples - kept, limit - drawn)
+        counts = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=b)
+        W = counts[:, inverse].astype(np.float64)
+        drawn += b
+        if accept is not None:
+            ok = np.asarray(accept(W), dtype=bool)
+            redrawn += int(b - ok.sum())
+            W = W[ok]
+        if len(W) == 0:
+            continue
         for name, values in statistic(W).items():
             parts.setdefault(name, []).append(values)
-    return {name: np.concatenate(values, axis=0) for name, values in parts.items()}
+        kept += len(W)
+    info = {"drawn": drawn, "redrawn": redrawn, "kept": kept, "complete": kept >= n_resamples}
+    return {name: np.concatenate(v, axis=0) for name, v in parts.items()}, info
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None]:

@@ -1,4 +1,5 @@
-"""`climb evaluate RUN_DIR`: metrics with patient-level CIs (and robustness sweeps) of a run."""
+"""`climb evaluate RUN_DIR`: metrics with patient-level CIs, robustness sweeps and cross-dataset
+shift (``--dataset OTHER``) of a run."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from climb.errors import ClimbError
+from climb.evaluate import DEFAULT_MIN_GROUP_SIZE
 from climb.evaluate.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 SHOWN = ("auroc_macro", "auprc_macro", "balanced_accuracy", "mae")
@@ -23,22 +25,80 @@ def _fmt(entry: dict | None) -> str:
     return f"{entry['value']:.3f}{ci}"
 
 
+def _unit(task: dict) -> str:
+    """The CI unit of a task's intervals as metrics.json records it ("none" without CIs)."""
+    boot = task.get("bootstrap") or {}
+    return str(boot.get("unit", "?")) if boot.get("resamples") else "none"
+
+
 def metrics_table(document: dict) -> Table:
-    """A Rich table: one row per task, the main metrics with their 95% CIs."""
+    """A Rich table: one row per task, the main metrics with their 95% CIs, the unit those CIs
+    resampled (patients, or samples for a single-patient test set) and the worst group."""
     shown = [m for m in SHOWN if any(m in t["metrics"] for t in document["tasks"].values())]
-    table = Table(title=f"{document['run']} - {document['split']} (95% patient-bootstrap CI)")
+    table = Table(title=f"{document['run']} - {document['split']} (95% bootstrap CI)")
     table.add_column("task")
     table.add_column("n (patients)", justify="right")
+    table.add_column("CI unit")
     for m in shown:
         table.add_column(m, justify="right")
     table.add_column("worst group", justify="left")
     for key, task in document["tasks"].items():
         worst = task.get("worst_group")
-        worst_text = (
-            f"{worst['attribute']}={worst['group']}: {worst['value']:.3f}" if worst else "-"
-        )
+        if worst:
+            worst_text = f"{worst['attribute']}={worst['group']}: {_fmt(worst)} (n {worst['n']})"
+        else:
+            worst_text = f"- (no group of >= {task.get('min_group_size', '?')})"
         cells = [_fmt(task["metrics"][m]) if m in task["metrics"] else "" for m in shown]
-        table.add_row(key, f"{task['n_samples']} ({task['n_patients']})", *cells, worst_text)
+        table.add_row(
+            key, f"{task['n_samples']} ({task['n_patients']})", _unit(task), *cells, worst_text
+        )
+    return table
+
+
+def table_notes(document: dict) -> list[str]:
+    """Lines under the table: redrawn resamples (fixed class set) and small groups left out."""
+    lines = []
+    for key, task in document["tasks"].items():
+        boot = task.get("bootstrap") or {}
+        if boot.get("redrawn"):
+            done = "" if boot.get("complete", True) else " (redraw limit reached: fewer resamples)"
+            lines.append(
+                f"{key}: {boot['redrawn']} resamples redrawn so that every class of the fixed "
+                f"set ({len(boot.get('class_set') or [])}) is defined{done}"
+            )
+        small = task.get("small_groups") or []
+        if small:
+            names = ", ".join(f"{g['attribute']}={g['group']} ({g['n']})" for g in small)
+            lines.append(
+                f"{key}: groups under {task.get('min_group_size')} samples, not ranked: {names}"
+            )
+    return lines
+
+
+def shift_table(document: dict) -> Table:
+    """A Rich table: in- vs out-of-distribution headline metric per task, and the gap."""
+    table = Table(
+        title=f"{document['run']} on {document['dataset']} (95% bootstrap CI; "
+        f"in-distribution = {document['split']} split)"
+    )
+    for column in ("task", "vs", "metric", "classes", "in-dist", "out-of-dist", "gap", "CI unit"):
+        table.add_column(column)
+    for key, task in document["tasks"].items():
+        if "gap" not in task:
+            table.add_row(key, task["ood_task"], "", "0", task.get("note", ""), "", "", "")
+            continue
+        metric = task["gap"]["metric"]
+        ind, ood = task["in_distribution"], task["out_of_distribution"]
+        table.add_row(
+            key,
+            task["ood_task"],
+            metric,
+            str(len(task["classes_compared"])),
+            f"{_fmt(ind['metrics'][metric])} n={ind['n_samples']}",
+            f"{_fmt(ood['metrics'][metric])} n={ood['n_samples']}",
+            _fmt(task["gap"]),
+            f"{_unit(ind)} / {_unit(ood)}",
+        )
     return table
 
 
@@ -129,18 +189,63 @@ def register(app: typer.Typer) -> None:
         robustness: bool = typer.Option(
             False, "--robustness", help="also run corruption sweeps + modality drop"
         ),
+        min_group_size: int = typer.Option(
+            DEFAULT_MIN_GROUP_SIZE,
+            "--min-group-size",
+            help="smallest subgroup (samples) that can be named the worst group",
+        ),
+        dataset: str | None = typer.Option(
+            None,
+            "--dataset",
+            help="another prepared dataset with the same harmonized vocabulary: evaluate the "
+            "run on it (cross-dataset shift) -> RUN/shift-DATASET.json",
+        ),
+        ood_split: str = typer.Option(
+            "all", "--ood-split", help="split(s) of --dataset to score: all, train, val, test"
+        ),
     ) -> None:
-        """Metrics with 95% patient-level bootstrap CIs and subgroups -> RUN/metrics.json."""
+        """Metrics with 95% bootstrap CIs (over patients) and subgroups -> RUN/metrics.json;
+        with --dataset, in- vs out-of-distribution metrics -> RUN/shift-DATASET.json."""
         from climb.evaluate.run import RunError, evaluate_run, write_json  # sklearn: lazy
 
         if not run_dir.is_dir():
             raise RunError(f"{run_dir}: not a directory")
+        console = Console()
+        if dataset is not None:
+            from climb.evaluate.shift import SPLITS, shift_evaluate, shift_path
+
+            if ood_split != "all" and ood_split not in SPLITS:
+                raise ClimbError(f"--ood-split: {ood_split!r} is not all, train, val or test")
+            shift = shift_evaluate(
+                run_dir,
+                dataset,
+                store=store,
+                split=split,
+                ood_splits=SPLITS if ood_split == "all" else (ood_split,),
+                n_resamples=bootstrap,
+                seed=seed,
+            )
+            path = write_json(shift_path(run_dir, dataset), shift)
+            console.print(shift_table(shift))
+            for key, task in shift["tasks"].items():
+                if task["classes_excluded"]:
+                    left = ", ".join(f"{e['class']} ({e['reason']})"
+                                     for e in task["classes_excluded"])
+                    console.print(f"{key}: classes not compared: {left}")
+            console.print(f"wrote {path}")
+            return
         document = evaluate_run(
-            run_dir, split=split, n_resamples=bootstrap, seed=seed, progress=True
+            run_dir,
+            split=split,
+            n_resamples=bootstrap,
+            seed=seed,
+            progress=True,
+            min_group_size=min_group_size,
         )
         path = write_json(run_dir / "metrics.json", document)
-        console = Console()
         console.print(metrics_table(document))
+        for line in table_notes(document):
+            console.print(line)
         console.print(f"wrote {path}")
         if robustness:
             result = run_robustness(run_dir, store, split, seed)

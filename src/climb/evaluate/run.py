@@ -18,8 +18,22 @@ import yaml
 
 from climb.errors import ClimbError
 from climb.evaluate import bootstrap as bs
-from climb.evaluate.groups import group_metrics, subset, worst_group
-from climb.evaluate.metrics import HEADLINE, TaskArrays, n_defined, task_metrics, youden_thresholds
+from climb.evaluate.groups import (
+    DEFAULT_MIN_GROUP_SIZE,
+    group_metrics,
+    small_groups,
+    subset,
+    worst_group,
+)
+from climb.evaluate.metrics import (
+    HEADLINE,
+    TaskArrays,
+    classes_defined_check,
+    defined_classes,
+    n_defined,
+    task_metrics,
+    youden_thresholds,
+)
 
 PREDICTION_COLUMNS = ("sample_id", "patient_id", "dataset", "task", "split", "label", "scores")
 
@@ -135,43 +149,102 @@ def bootstrap_units(task: TaskArrays, unit: str = "patient") -> tuple[np.ndarray
     return units, "patient"
 
 
+def bootstrap_task(
+    task: TaskArrays,
+    n_resamples: int = bs.DEFAULT_RESAMPLES,
+    seed: int = bs.DEFAULT_SEED,
+    thresholds: Sequence[float | None] | None = None,
+    unit: str = "patient",
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Point metrics with bootstrap CIs, per-class metrics with CIs, and the distributions.
+
+    One estimand per interval: macro averages run over a fixed class set, the classes defined
+    (with positives and negatives) on the full ``task``; a resample where one of them is
+    undefined is redrawn (at most ``bs.MAX_REDRAW_FACTOR`` times the resample count), and
+    ``bootstrap.redrawn`` says how many were. Per-class intervals use the same resamples.
+    Returns ``({metrics, per_class, bootstrap, classes_defined}, {metric: [B]})``.
+    """
+    point, per_class = task_metrics(task, thresholds=thresholds)
+    units, unit = bootstrap_units(task, unit)
+    fixed = defined_classes(task)
+    info: dict[str, Any] = {"drawn": 0, "redrawn": 0, "kept": 0, "complete": True}
+    dist: dict[str, np.ndarray] = {}
+    if n_resamples > 0 and task.n > 0:
+
+        def statistic(W: np.ndarray) -> dict[str, np.ndarray]:
+            summary, classes = task_metrics(task, W, thresholds)
+            return {**summary, **{f"class:{k}": v for k, v in classes.items()}}
+
+        dist, info = bs.bootstrap_with_redraws(
+            statistic, units, n_resamples, seed, accept=classes_defined_check(task, fixed)
+        )
+    none = np.full(0, np.nan)
+    out: dict[str, Any] = {
+        "bootstrap": {
+            "unit": unit,
+            "resamples": n_resamples,
+            "seed": seed,
+            "level": 0.95,
+            "class_set": [_class_name(task, c) for c in fixed],
+            "redrawn": int(info["redrawn"]),
+            "max_redraws": bs.MAX_REDRAW_FACTOR * n_resamples,
+            "complete": bool(info["complete"]),
+        },
+        "classes_defined": n_defined(task),
+        "metrics": {
+            name: bs.summarize(float(values[0]), dist.get(name, none))
+            for name, values in point.items()
+        },
+    }
+    if per_class:
+        out["per_class"] = {
+            _class_name(task, c): {
+                name: bs.summarize(
+                    float(values[0, c]),
+                    dist[f"class:{name}"][:, c] if f"class:{name}" in dist else none,
+                )
+                for name, values in per_class.items()
+            }
+            for c in range(task.s.shape[1])
+        }
+    return out, {name: v for name, v in dist.items() if not name.startswith("class:")}
+
+
+def _class_name(task: TaskArrays, index: int) -> str:
+    return str(task.classes[index]) if index < len(task.classes) else str(index)
+
+
 def evaluate_task(
     task: TaskArrays,
     n_resamples: int = bs.DEFAULT_RESAMPLES,
     seed: int = bs.DEFAULT_SEED,
     thresholds: Sequence[float | None] | None = None,
     unit: str = "patient",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> dict[str, Any]:
-    """Point metrics, patient-level bootstrap CIs, per-class metrics and subgroups of one task."""
-    point, per_class = task_metrics(task, thresholds=thresholds)
-    groups_of, unit = bootstrap_units(task, unit)
-    boot: dict[str, np.ndarray] = {}
-    if n_resamples > 0 and task.n > 0:
-        boot = bs.bootstrap_distribution(
-            lambda W: task_metrics(task, W, thresholds)[0], groups_of, n_resamples, seed
-        )
-    metrics = {}
-    for name, values in point.items():
-        samples = boot.get(name, np.full(0, np.nan))
-        metrics[name] = bs.summarize(float(values[0]), samples)
+    """Point metrics, patient-level bootstrap CIs, per-class metrics and subgroups of one task.
+
+    Subgroups get their own bootstrap CIs; the worst group is taken among groups of at least
+    ``min_group_size`` samples, and the smaller ones are listed in ``small_groups``.
+    """
+    result, _ = bootstrap_task(task, n_resamples, seed, thresholds, unit)
     out: dict[str, Any] = {
         "task": task.key,
         "type": task.type,
         "headline": HEADLINE.get(task.type),
         "n_samples": task.n,
         "n_patients": len(np.unique(_units(task))),
-        "bootstrap": {"unit": unit, "resamples": n_resamples, "seed": seed, "level": 0.95},
-        "classes_defined": n_defined(task),
-        "metrics": metrics,
+        **result,
     }
-    if per_class:
-        out["per_class"] = {
-            cls: {name: _clean(values[0, c]) for name, values in per_class.items()}
-            for c, cls in enumerate(task.classes or range(task.s.shape[1]))
-        }
-    groups = group_metrics(task, thresholds=thresholds)
+
+    def evaluate_group(part: TaskArrays) -> dict[str, Any]:
+        return bootstrap_task(part, n_resamples, seed, thresholds, unit)[0]
+
+    groups = group_metrics(task, evaluate=evaluate_group)
     out["groups"] = groups
-    out["worst_group"] = worst_group(groups, HEADLINE[task.type])
+    out["worst_group"] = worst_group(groups, HEADLINE[task.type], min_group_size)
+    out["min_group_size"] = min_group_size
+    out["small_groups"] = small_groups(groups, min_group_size)
     return out
 
 
@@ -207,7 +280,9 @@ def paired_bootstrap(
 
     point = diff(np.ones((1, a2.n)))
     units, unit = bootstrap_units(a2)
-    boot = bs.bootstrap_distribution(diff, units, n_resamples, seed)
+    fixed = sorted(set(defined_classes(a2)) & set(defined_classes(b2)))
+    accept = classes_defined_check(a2, fixed) if a.type != "regression" else None
+    boot, info = bs.bootstrap_with_redraws(diff, units, n_resamples, seed, accept=accept)
     return {
         "task": a.key,
         "metric": metric,
@@ -219,6 +294,7 @@ def paired_bootstrap(
         "p_value": bs.two_sided_p(boot["diff"]),
         "unit": unit,
         "resamples": n_resamples,
+        "redrawn": int(info["redrawn"]),
         "seed": seed,
     }
 
@@ -252,6 +328,7 @@ def evaluate_run(
     n_resamples: int = bs.DEFAULT_RESAMPLES,
     seed: int = bs.DEFAULT_SEED,
     progress: bool = False,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> dict[str, Any]:
     """Evaluate every task of a run on ``split``; thresholds tuned on val when val exists.
 
@@ -275,7 +352,7 @@ def evaluate_run(
         if task.type in ("binary", "multilabel") and key in val and val[key].n > 0:
             thresholds = youden_thresholds(val[key].y, val[key].s, task.type)
             source = "youden on val"
-        result = evaluate_task(task, n_resamples, seed, thresholds)
+        result = evaluate_task(task, n_resamples, seed, thresholds, min_group_size=min_group_size)
         result["thresholds"] = {"source": source, "values": thresholds}
         results[key] = result
     return {
