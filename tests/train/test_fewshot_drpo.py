@@ -1,4 +1,4 @@
-"""Few-shot index selection (deterministic, multilabel-aware) and DRPO domain weights."""
+"""Few-shot index selection (deterministic, multilabel-aware) and simple DRPO domain weights."""
 
 from __future__ import annotations
 
@@ -46,19 +46,19 @@ def test_multilabel_fewshot_reaches_k_positives_greedily():
     assert len(chosen) <= 4
 
 
-def test_drpo_weights_grow_for_rare_and_hard_domains():
-    rw = DomainReweighter({"big": 900, "small": 100}, alpha=0.5, beta=1.0, ema=0.5)
-    w = rw.domain_weights()
-    assert w[rw.index["small"]] > w[rw.index["big"]]  # rarity
+def test_simple_drpo_weights_grow_for_rarely_drawn_and_hard_domains():
+    rw = DomainReweighter(["big", "small"], mode="simple", alpha=0.5, beta=1.0, ema=0.5)
+    doms = ["big"] * 9 + ["small"]
+    w = rw.weigh(doms, [str(i) for i in range(10)], torch.full((10,), 0.5), torch.ones(10))
+    assert w[-1] > w[0]  # rarity, from the drawn batch
     assert torch.isclose(w.mean(), torch.tensor(1.0))
-    # equal frequency: the domain with the higher running loss gets the higher weight
-    rw2 = DomainReweighter({"a": 10, "b": 10}, alpha=0.5, beta=1.0, ema=0.5)
+    # equal draws: the domain with the lower reward (harder) gets the higher weight
+    rw2 = DomainReweighter(["a", "b"], mode="simple", alpha=0.5, beta=1.0, ema=0.5)
     for _ in range(3):
-        rw2.update(["a", "a", "b", "b"], torch.tensor([2.0, 2.0, 0.5, 0.5]), torch.ones(4))
-    w2 = rw2.sample_weights(["a", "b"])
-    assert w2[0] > w2[1]
-    # the EMA state checkpoints with the module
-    state = rw2.state_dict()
-    rw3 = DomainReweighter({"a": 10, "b": 10})
-    rw3.load_state_dict(state)
-    assert torch.equal(rw3.loss_ema, rw2.loss_ema)
+        w2 = rw2.weigh(["a", "a", "b", "b"], ["1", "2", "3", "4"],
+                       torch.tensor([0.2, 0.2, 0.9, 0.9]), torch.ones(4))
+    assert w2[0] > w2[2]
+    # the state checkpoints with the module
+    rw3 = DomainReweighter(["a", "b"], mode="simple")
+    rw3.load_state_dict(rw2.state_dict())
+    assert torch.equal(rw3.reward_ema, rw2.reward_ema) and torch.equal(rw3.drawn, rw2.drawn)

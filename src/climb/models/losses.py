@@ -1,7 +1,7 @@
 """Masked losses: unknown labels never contribute and never produce NaN.
 
 ``masked_task_loss`` returns per-sample losses and per-sample weights (0 = unsupervised), so
-callers can reweight samples (e.g. by domain, see ``climb.train.drpo``) before reducing with
+callers can reweight samples (e.g. by domain, see ``climb.train.drpo``) when reducing with
 :func:`reduce_loss`.
 
 - multilabel: BCE-with-logits over the known entries (NaN label or False mask = ignored),
@@ -68,11 +68,17 @@ def masked_task_loss(
     raise ValueError(f"unknown task type {task_type!r}")
 
 
-def reduce_loss(per_sample: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Weighted mean ``sum(l * w) / sum(w)``; 0 (with a zero gradient) when nothing is
-    supervised."""
-    total = (per_sample * weight).sum()
-    return total / weight.sum().clamp(min=1e-12)
+def reduce_loss(per_sample: torch.Tensor, weight: torch.Tensor,
+                sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted mean ``sum(l * w * s) / sum(w)``; 0 (with a zero gradient) when nothing is
+    supervised.
+
+    ``sample_weight`` (e.g. DRPO domain weights, mean 1 over a batch) scales the samples'
+    losses but is deliberately not in the normaliser: were it, a weight shared by every
+    sample of a task (one domain per task) would cancel and change nothing.
+    """
+    scaled = weight if sample_weight is None else weight * sample_weight
+    return (per_sample * scaled).sum() / weight.sum().clamp(min=1e-12)
 
 
 def balanced_class_weights(counts: torch.Tensor, task_type: str) -> torch.Tensor:

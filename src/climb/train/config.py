@@ -16,6 +16,12 @@ import yaml
 from climb.errors import ClimbError
 
 REGIMES = ("single", "multitask", "fewshot", "probe", "finetune")
+DRPO_MODES = ("off", "simple", "hierarchical")
+# kshot_val: checkpoint and thresholds chosen on k per class drawn from the validation split;
+# none: no validation at all (the last checkpoint, fixed 0.5 thresholds)
+FEWSHOT_SELECTION = ("kshot_val", "none")
+# values kept as typed text in dotted overrides (run.name=on is the name "on", not True)
+STRING_KEYS = {("run", "name"), ("run", "dir")}
 
 DEFAULTS: dict[str, Any] = {
     "regime": "single",
@@ -44,13 +50,23 @@ DEFAULTS: dict[str, Any] = {
     "loss": {
         "regression": "mse",  # mse | huber
         "class_weights": None,  # None | balanced
+        # domain reweighting (climb.train.drpo, docs/training.md): off | simple | hierarchical
         "drpo": {
-            "enabled": False,
+            "mode": "off",
+            "enabled": None,  # legacy switch: true = hierarchical (unless mode says simple)
             "domain": "dataset",  # "dataset" or a meta field (e.g. "site")
-            "alpha": 0.5,  # rarity exponent: w ~ freq ** -alpha
-            "beta": 1.0,  # difficulty exponent: w ~ (loss_ema / mean) ** beta
-            "ema": 0.9,
-            "max_weight": 10.0,
+            "max_weight": 10.0,  # weights clipped to [1/max, max] x the batch mean, then mean 1
+            # hierarchical (QoQ-Med): difficulty clusters inside each domain
+            "history": 8,  # rewards kept per sample (its last draws)
+            "max_samples": 4096,  # samples kept per domain (most recently drawn)
+            "refit_every": 50,  # training steps between k-means refits
+            "k_max": 10,  # most clusters per domain (elbow rule picks k)
+            "elbow_tol": 0.1,
+            "min_reward": 0.05,  # floor of mean rewards (no division by ~0)
+            # simple: w_d = drawn_share ** -alpha * (difficulty / mean) ** beta
+            "alpha": 0.5,
+            "beta": 1.0,
+            "ema": 0.9,  # EMA of each domain's reward
         },
     },
     "trainer": {
@@ -72,7 +88,8 @@ DEFAULTS: dict[str, Any] = {
         "sync_batchnorm": False,
     },
     "monitor": {"metric": "val/loss", "mode": "min"},
-    "fewshot": {"k": 8, "task": None, "seed": None},  # seed None = the run seed
+    # seed None = the run seed; selection: kshot_val | none (see FEWSHOT_SELECTION)
+    "fewshot": {"k": 8, "task": None, "seed": None, "selection": "kshot_val"},
     "init": {"checkpoint": None, "freeze": None},  # freeze: encoders | encoders+fusion | None
 }
 
@@ -111,9 +128,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as err:
         raise ConfigError(f"override {text!r}: value is not valid YAML: {err}") from None
+    keys = key.strip().split(".")
+    if tuple(keys) in STRING_KEYS:  # quoted text is YAML-unquoted, bare text kept as typed
+        text = raw.strip()
+        return keys, (value if isinstance(value, str) and text[:1] in "'\"" else text) or None
     if isinstance(value, str) and _looks_float(value):
         value = float(value)
-    return key.strip().split("."), value
+    return keys, value
 
 
 def _looks_float(value: str) -> bool:
@@ -180,7 +201,39 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("loss.regression must be 'mse' or 'huber'")
     if cfg["monitor"]["mode"] not in ("min", "max"):
         raise ConfigError("monitor.mode must be 'min' or 'max'")
+    _validate_drpo(cfg["loss"]["drpo"])
+    if cfg["fewshot"]["selection"] not in FEWSHOT_SELECTION:
+        raise ConfigError(f"fewshot.selection must be one of {FEWSHOT_SELECTION}, not "
+                          f"{cfg['fewshot']['selection']!r}")
+    name = cfg["run"]["name"]
+    if isinstance(name, bool):
+        raise ConfigError(f"run.name is the boolean {name}: quote it in YAML (name: 'on')")
+    if name is not None and not isinstance(name, str):
+        cfg["run"]["name"] = str(name)
     return cfg
+
+
+def _validate_drpo(drpo: dict[str, Any]) -> None:
+    """Resolve ``mode`` with the legacy ``enabled`` switch; afterwards ``enabled`` always says
+    whether reweighting is on."""
+    mode, enabled = drpo.get("mode"), drpo.get("enabled")
+    if mode is False or mode is None:  # YAML `mode: off` is the boolean False
+        mode = "off"
+    if mode not in DRPO_MODES:
+        raise ConfigError(f"loss.drpo.mode must be one of {DRPO_MODES}, not {mode!r}")
+    if enabled not in (None, True, False):
+        raise ConfigError(f"loss.drpo.enabled must be true or false, not {enabled!r}")
+    if enabled is True and mode == "off":
+        mode = "hierarchical"
+    elif enabled is False and mode != "off":
+        raise ConfigError(f"loss.drpo.enabled=false contradicts loss.drpo.mode={mode}; "
+                          "set only loss.drpo.mode (off | simple | hierarchical)")
+    drpo["mode"], drpo["enabled"] = mode, mode != "off"
+    for key in ("history", "max_samples", "refit_every", "k_max"):
+        if int(drpo[key]) < 1:
+            raise ConfigError(f"loss.drpo.{key} must be >= 1")
+    if float(drpo["max_weight"]) < 1:
+        raise ConfigError("loss.drpo.max_weight must be >= 1")
 
 
 def dump_config(cfg: dict[str, Any], path: str | Path) -> None:

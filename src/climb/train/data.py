@@ -79,7 +79,7 @@ class ClimbData(L.LightningDataModule):
     """Train/val/test loaders over a prepared store for the configured regime."""
 
     def __init__(self, cfg: dict[str, Any], tasks: list[TaskSpec], inputs: list[str],
-                 train_indices: list[int] | None = None):
+                 train_indices: list[int] | None = None, val_indices: list[int] | None = None):
         super().__init__()
         d = cfg["data"]
         self.cfg = cfg
@@ -94,6 +94,8 @@ class ClimbData(L.LightningDataModule):
             raise ClimbError(f"{d['store']}: no rows in split {d['train_split']!r} for "
                              f"datasets {names or 'all'}")
         self.train_indices = train_indices
+        if val_indices is not None:  # few-shot: only its k-shot validation samples
+            self.datasets["val"] = Subset(self.datasets["val"], list(val_indices))
         self.collate = Collator(tasks, inputs=inputs)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import lightning as L
@@ -9,7 +10,7 @@ import torch
 
 from climb.models.losses import masked_task_loss, reduce_loss
 from climb.models.model import MultimodalModel, batch_size
-from climb.train.drpo import DomainReweighter
+from climb.train.drpo import DomainReweighter, reward
 
 
 def batch_domains(batch: dict[str, Any], key: str) -> list[str]:
@@ -19,16 +20,22 @@ def batch_domains(batch: dict[str, Any], key: str) -> list[str]:
     return [str((m or {}).get(key) or "unknown") for m in batch["meta"]]
 
 
+def drpo_mode(drpo: dict[str, Any]) -> str:
+    """``off``, ``simple`` or ``hierarchical`` from a resolved ``loss.drpo`` section."""
+    return str(drpo.get("mode") or "off")
+
+
 class ClimbModule(L.LightningModule):
     """Wraps a :class:`MultimodalModel` for training.
 
     The loss of a batch is the mean over the tasks supervised in it of each task's masked
-    loss; with DRPO every sample's loss is weighted by its domain's weight.
+    loss; with DRPO (``loss.drpo.mode``) every training sample's loss is scaled by its
+    weight from :class:`climb.train.drpo.DomainReweighter`.
     """
 
     def __init__(self, model: MultimodalModel, tasks: list, cfg: dict[str, Any],
                  class_weights: dict[str, torch.Tensor] | None = None,
-                 domain_counts: dict[str, int] | None = None):
+                 domains: Iterable[str] | None = None):
         super().__init__()
         self.model = model
         self.tasks = list(tasks)
@@ -39,10 +46,15 @@ class ClimbModule(L.LightningModule):
             self.register_buffer(_cw_name(key), w.float())
         drpo = self.loss_cfg["drpo"]
         self.drpo: DomainReweighter | None = None
-        if drpo["enabled"]:
-            self.drpo = DomainReweighter(domain_counts or {}, drpo["alpha"], drpo["beta"],
-                                         drpo["ema"], drpo["max_weight"])
-
+        mode = drpo_mode(drpo)
+        if mode != "off":
+            self.drpo = DomainReweighter(
+                domains or [], mode, alpha=drpo["alpha"], beta=drpo["beta"], ema=drpo["ema"],
+                max_weight=drpo["max_weight"], history=drpo["history"],
+                max_samples=drpo["max_samples"], refit_every=drpo["refit_every"],
+                k_max=drpo["k_max"], elbow_tol=drpo["elbow_tol"],
+                min_reward=drpo["min_reward"])
+        self.last_weights: torch.Tensor | None = None  # DRPO weights of the last train batch
         self.frozen: list[torch.nn.Module] = []
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -53,38 +65,47 @@ class ClimbModule(L.LightningModule):
             module.eval()
 
     def _loss(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        """Mean over the tasks supervised in the batch of each task's masked loss; in training
+        with DRPO each sample's loss is scaled by its weight (mean 1 over the batch), which
+        is kept out of the task's normaliser so it changes the task's share of the total."""
         logits = self.model(batch)
         b = batch_size(batch)
-        dw = None
-        domains = None
-        if self.drpo is not None:
-            domains = batch_domains(batch, self.loss_cfg["drpo"]["domain"])
-            dw = self.drpo.sample_weights(domains)
-        total, n_tasks = 0.0, 0
-        sample_loss = torch.zeros(b, device=self.device)
-        sample_sup = torch.zeros(b, device=self.device)
+        use_drpo = self.drpo is not None and stage == "train"
+        parts: list[tuple[str, torch.Tensor, torch.Tensor]] = []
+        reward_sum = torch.zeros(b, device=self.device)
+        reward_n = torch.zeros(b, device=self.device)
         for task in self.tasks:
             if task.key not in batch["labels"]:
                 continue
+            labels = batch["labels"][task.key].to(self.device)
             per, w = masked_task_loss(
-                logits[task.key], batch["labels"][task.key].to(self.device), task.type,
+                logits[task.key], labels, task.type,
                 label_mask=_to(batch.get("label_mask", {}).get(task.key), self.device),
                 class_weights=getattr(self, _cw_name(task.key), None),
                 regression=self.loss_cfg["regression"])
-            sample_loss = sample_loss + per.detach() * (w > 0)
-            sample_sup = sample_sup + (w > 0).float()
-            if dw is not None:
-                w = w * dw
+            known = w > 0
+            if use_drpo and bool(known.any()):
+                scale = (self.drpo.regression_scale(task.key, per, known)
+                         if task.type == "regression" else None)
+                reward_sum = reward_sum + reward(logits[task.key], labels, task.type, known,
+                                                 per, scale)
+                reward_n = reward_n + known.float()
+            parts.append((task.key, per, w))
+        sample_weight = None
+        if use_drpo:
+            domains = batch_domains(batch, self.loss_cfg["drpo"]["domain"])
+            sample_weight = self.drpo.weigh(domains, batch["sample_id"],
+                                            reward_sum / reward_n.clamp(min=1), reward_n > 0)
+            self.last_weights = sample_weight.detach()
+        total, n_tasks = 0.0, 0
+        for key, per, w in parts:
             if bool((w > 0).any()):
-                task_loss = reduce_loss(per, w)
-                self.log(f"{stage}/loss/{task.key}", task_loss, batch_size=b, sync_dist=True,
+                task_loss = reduce_loss(per, w, sample_weight)
+                self.log(f"{stage}/loss/{key}", task_loss, batch_size=b, sync_dist=True,
                          on_step=False, on_epoch=True)
                 total = total + task_loss
                 n_tasks += 1
-        loss = total / max(n_tasks, 1) if n_tasks else _zero_loss(logits)
-        if self.drpo is not None and stage == "train":
-            self.drpo.update(domains, sample_loss / sample_sup.clamp(min=1), sample_sup > 0)
-        return loss
+        return total / n_tasks if n_tasks else _zero_loss(logits)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch, "train")
@@ -99,9 +120,11 @@ class ClimbModule(L.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        if self.drpo is not None:
-            for d, w in zip(self.drpo.domains, self.drpo.domain_weights().tolist(), strict=True):
+        if self.drpo is not None:  # mean DRPO weight of each domain's samples this epoch
+            for d, w in self.drpo.epoch_weights().items():
                 self.log(f"drpo/weight/{d}", w, sync_dist=False)
+            for d, k in self.drpo.n_clusters().items():
+                self.log(f"drpo/clusters/{d}", float(k), sync_dist=False)
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]

@@ -79,15 +79,51 @@ def fewshot_indices(labels: np.ndarray, task_type: str, k: int, seed: int,
     return chosen, per
 
 
+def fewshot_validation(val_dataset, task, k: int, seed: int, selection: str) -> dict[str, Any]:
+    """The validation data a k-shot run may use to pick its checkpoint and thresholds.
+
+    ``kshot_val``: k per class drawn from the validation split by :func:`fewshot_indices`
+    with the training shots' seed (a k-shot user has no more labelled validation data than
+    training data); ``none``: no validation (last checkpoint, fixed 0.5 thresholds). Returns
+    ``{selection, indices, sample_ids, per_class}``; ``indices`` index the validation split
+    (``[]`` = no validation).
+    """
+    from climb.train.data import split_labels
+
+    if selection == "none" or len(val_dataset) == 0:
+        why = "fewshot.selection=none" if selection == "none" else "no validation split"
+        return {"selection": f"none ({why}): last checkpoint, fixed 0.5 thresholds",
+                "indices": [], "sample_ids": [], "per_class": {}}
+    labels = split_labels(val_dataset)
+    chosen, per_class = fewshot_indices(labels.task_array(task), task.type, k, seed,
+                                        list(task.classes))
+    if not chosen:
+        return {"selection": f"none (no labelled validation sample of {task.key}): last "
+                             "checkpoint, fixed 0.5 thresholds",
+                "indices": [], "sample_ids": [], "per_class": {}}
+    return {
+        "selection": f"k-shot validation (k={k} per class, {len(chosen)} samples)",
+        "indices": chosen,
+        "sample_ids": [labels.sample_id[i] for i in chosen],
+        "per_class": {c: [labels.sample_id[i] for i in idx] for c, idx in per_class.items()},
+    }
+
+
 def save_fewshot(path: str | Path, task, k: int, seed: int, chosen: list[int],
-                 per_class: dict[str, list[int]], sample_ids: list[str]) -> None:
-    """Write ``RUN/fewshot_indices.json``: sample ids per class, indices, k and seed."""
-    record = {
+                 per_class: dict[str, list[int]], sample_ids: list[str],
+                 validation: dict[str, Any] | None = None) -> None:
+    """Write ``RUN/fewshot_indices.json``: sample ids per class, indices, k and seed, and
+    the validation samples used for selection (``validation``, with its ``selection``)."""
+    record: dict[str, Any] = {
         "task": task.key, "k": k, "seed": seed,
         "indices": chosen,
         "sample_ids": [sample_ids[i] for i in chosen],
         "per_class": {c: [sample_ids[i] for i in idx] for c, idx in per_class.items()},
     }
+    if validation is not None:
+        record["selection"] = validation["selection"]
+        record["validation"] = {key: validation[key]
+                                for key in ("indices", "sample_ids", "per_class")}
     Path(path).write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -27,7 +27,7 @@ from climb.train import regimes
 from climb.train.api import load_state, predict, write_predictions
 from climb.train.config import dump_config
 from climb.train.data import ClimbData, split_labels
-from climb.train.lightning_module import ClimbModule
+from climb.train.lightning_module import ClimbModule, drpo_mode
 from climb.train.metrics import task_metrics
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,12 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
     index = ClimbData(cfg, tasks, inputs)  # datasets of every split (index only, cheap)
     labels = None
-    train_indices = None
-    if cfg["regime"] == "fewshot" or cfg["loss"]["class_weights"] == "balanced" or (
-            cfg["loss"]["drpo"]["enabled"]):
+    train_indices = val_indices = None
+    drpo_on = drpo_mode(cfg["loss"]["drpo"]) != "off"
+    if cfg["regime"] == "fewshot" or cfg["loss"]["class_weights"] == "balanced" or drpo_on:
         labels = split_labels(index.datasets["train"])
     fewshot = None
+    selection = None
     if cfg["regime"] == "fewshot":
         task, k, fs_seed = regimes.fewshot_config(cfg, tasks)
         tasks = [task]
@@ -89,8 +90,12 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         if not chosen:
             raise ClimbError(f"few-shot: no labelled training sample for {task.key}")
         train_indices = chosen
-        fewshot = (task, k, fs_seed, chosen, per_class)
-    data = ClimbData(cfg, tasks, inputs, train_indices)
+        validation = regimes.fewshot_validation(index.datasets["val"], task, k, fs_seed,
+                                                cfg["fewshot"]["selection"])
+        val_indices = validation["indices"]
+        selection = validation["selection"]
+        fewshot = (task, k, fs_seed, chosen, per_class, validation)
+    data = ClimbData(cfg, tasks, inputs, train_indices, val_indices)
 
     model = MultimodalModel(cfg["model"]["encoders"], tasks, cfg["model"]["fusion"],
                             cfg["model"]["head"])
@@ -102,10 +107,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
     cw = regimes.class_weights(tasks, labels, train_indices) if (
         cfg["loss"]["class_weights"] == "balanced") else None
-    domain_counts = None
-    if cfg["loss"]["drpo"]["enabled"]:
-        domain_counts = _domain_counts(labels, cfg["loss"]["drpo"]["domain"], train_indices)
-    module = ClimbModule(model, tasks, cfg, class_weights=cw, domain_counts=domain_counts)
+    domains = None
+    if drpo_on:
+        domains = _domains(labels, cfg["loss"]["drpo"]["domain"], train_indices)
+    module = ClimbModule(model, tasks, cfg, class_weights=cw, domains=domains)
     module.frozen = frozen
 
     has_val = len(data.datasets["val"]) > 0
@@ -118,24 +123,30 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         dump_config(cfg, run / "config.yaml")
         (run / "tasks.json").write_text(json.dumps([t.to_dict() for t in tasks], indent=2))
         if fewshot:
-            task, k, fs_seed, chosen, per_class = fewshot
+            task, k, fs_seed, chosen, per_class, validation = fewshot
             regimes.save_fewshot(run / "fewshot_indices.json", task, k, fs_seed, chosen,
-                                 per_class, labels.sample_id)
+                                 per_class, labels.sample_id, validation)
     last = run / "checkpoints" / "last.ckpt"
     resume = str(last) if cfg["run"]["resume"] and last.exists() else None
     trainer.fit(module, datamodule=data, ckpt_path=resume)
 
     if not trainer.is_global_zero:
         return {}
-    return finish(cfg, run, model, tasks, data, trainer, monitor)
+    return finish(cfg, run, model, tasks, data, trainer, monitor, selection)
 
 
 def finish(cfg, run: Path, model: MultimodalModel, tasks: list, data: ClimbData,
-           trainer: L.Trainer, monitor: str) -> dict[str, Any]:
-    """Reload the best weights, predict every split, write predictions and metrics.json."""
+           trainer: L.Trainer, monitor: str, selection: str | None = None) -> dict[str, Any]:
+    """Reload the best weights, predict every split, write predictions and metrics.json.
+
+    ``selection`` (few-shot) says what chose the checkpoint and the thresholds; with
+    ``fewshot.selection=none`` the last checkpoint is used."""
     _merge_csv(run)
     best = run / "checkpoints" / "best.ckpt"
     ckpt = best if best.exists() else run / "checkpoints" / "last.ckpt"
+    if cfg["regime"] == "fewshot" and cfg["fewshot"]["selection"] == "none":
+        ckpt = run / "checkpoints" / "last.ckpt"
+        monitor = "none (fixed schedule)"
     model = model.cpu()
     load_state(model, ckpt)
     metrics: dict[str, Any] = {
@@ -143,6 +154,8 @@ def finish(cfg, run: Path, model: MultimodalModel, tasks: list, data: ClimbData,
         "monitor": monitor, "epochs": trainer.current_epoch, "global_step": trainer.global_step,
         "tasks": {},
     }
+    if selection:
+        metrics["selection"] = selection
     score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     metrics["best_score"] = float(score) if score is not None else None
     for split in cfg["run"]["predict"] or []:
@@ -178,16 +191,13 @@ def _merge_csv(run: Path) -> None:
         pd.concat(frames, ignore_index=True).to_csv(run / "metrics.csv", index=False)
 
 
-def _domain_counts(labels, key: str, indices: list[int] | None) -> dict[str, int]:
+def _domains(labels, key: str, indices: list[int] | None) -> list[str]:
+    """The DRPO domains of the training samples (their dataset, or a meta field)."""
     rows = range(len(labels.sample_id)) if indices is None else indices
-    counts: dict[str, int] = {}
-    for i in rows:
-        if key == "dataset":
-            dom = labels.dataset[i]
-        else:
-            dom = str(json.loads(labels.meta[i] or "{}").get(key) or "unknown")
-        counts[dom] = counts.get(dom, 0) + 1
-    return counts
+    if key == "dataset":
+        return sorted({labels.dataset[i] for i in rows})
+    return sorted({str(json.loads(labels.meta[i] or "{}").get(key) or "unknown")
+                   for i in rows})
 
 
 def train_from_config(path: str | Path | None, overrides: list[str] | None = None,
