@@ -54,6 +54,10 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug log
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from climb.acquire.redact import install_log_filters
+
+    # every record is scrubbed of secrets and URLs; the HTTP stack never logs raw headers
+    install_log_filters()
 
 
 def main() -> None:
@@ -63,7 +67,9 @@ def main() -> None:
     except ClimbError as err:
         from rich.console import Console
 
-        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False)
+        from climb.acquire.redact import scrub
+
+        Console(stderr=True).print(f"[bold red]error:[/] {scrub(err)}", highlight=False)
         sys.exit(1)
 
 

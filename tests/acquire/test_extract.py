@@ -13,8 +13,12 @@ from climb.acquire import UnsafeArchiveError, extract
 from climb.acquire.extract import MARKER_DIR, is_extracted
 
 
-def _zip(path, members: dict[str, bytes], symlinks: dict[str, str] | None = None,
-         special: dict[str, int] | None = None):
+def _zip(
+    path,
+    members: dict[str, bytes],
+    symlinks: dict[str, str] | None = None,
+    special: dict[str, int] | None = None,
+):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
@@ -54,8 +58,9 @@ GOOD = [("data/a.csv", b"x,y\n1,2\n"), ("data/sub/b.txt", b"hello" * 100)]
 @pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
 def test_good_tar_extracts_and_is_idempotent(tmp_path, mode):
     # a hard link to a regular file earlier in the archive is written as a copy of it
-    archive = _tar(tmp_path / "good.tar",
-                   [*GOOD, _info("data/copy.csv", tarfile.LNKTYPE, "data/a.csv")], mode)
+    archive = _tar(
+        tmp_path / "good.tar", [*GOOD, _info("data/copy.csv", tarfile.LNKTYPE, "data/a.csv")], mode
+    )
     out = tmp_path / "out"
     assert extract(archive, out) == 3
     assert (out / "data" / "a.csv").read_bytes() == b"x,y\n1,2\n"
@@ -87,37 +92,61 @@ def _nothing_written(out) -> bool:
     [
         (lambda p: _zip(p / "a.zip", {"ok.txt": b"1", "/etc/evil": b"x"}), "absolute path"),
         (lambda p: _zip(p / "a.zip", {"ok.txt": b"1", "a/../../evil": b"x"}), "'..'"),
-        (lambda p: _zip(p / "a.zip", {"ok.txt": b"1"}, symlinks={"s": "../../etc/passwd"}),
-         "symbolic link"),
-        (lambda p: _zip(p / "a.zip", {"ok.txt": b"1"}, symlinks={"s": "/etc/passwd"}),
-         "symbolic link"),
-        (lambda p: _zip(p / "a.zip", {"ok.txt": b"1"}, symlinks={"s": "ok.txt"}),
-         "symbolic link"),
-        (lambda p: _zip(p / "a.zip", {"ok.txt": b"1"}, special={"dev": stat.S_IFCHR}),
-         "device"),
+        (
+            lambda p: _zip(p / "a.zip", {"ok.txt": b"1"}, symlinks={"s": "../../etc/passwd"}),
+            "symbolic link",
+        ),
+        (
+            lambda p: _zip(p / "a.zip", {"ok.txt": b"1"}, symlinks={"s": "/etc/passwd"}),
+            "symbolic link",
+        ),
+        (lambda p: _zip(p / "a.zip", {"ok.txt": b"1"}, symlinks={"s": "ok.txt"}), "symbolic link"),
+        (lambda p: _zip(p / "a.zip", {"ok.txt": b"1"}, special={"dev": stat.S_IFCHR}), "device"),
         (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), ("/abs/evil", b"x")]), "absolute path"),
         (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), ("../evil", b"x")]), "'..'"),
-        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"),
-                                       _info("s", tarfile.SYMTYPE, "../../outside")]),
-         "symbolic link"),
-        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"),
-                                       _info("s", tarfile.SYMTYPE, "/etc/passwd")]),
-         "symbolic link"),
-        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), _info("s", tarfile.SYMTYPE, "ok.txt")]),
-         "symbolic link"),
-        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"),
-                                       _info("h", tarfile.LNKTYPE, "../outside")]), "outside"),
-        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), _info("dev", tarfile.CHRTYPE)]),
-         "device"),
-        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), _info("blk", tarfile.BLKTYPE)]),
-         "device"),
-        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), _info("fifo", tarfile.FIFOTYPE)]),
-         "FIFO"),
+        (
+            lambda p: _tar(
+                p / "a.tgz", [("ok.txt", b"1"), _info("s", tarfile.SYMTYPE, "../../outside")]
+            ),
+            "symbolic link",
+        ),
+        (
+            lambda p: _tar(
+                p / "a.tgz", [("ok.txt", b"1"), _info("s", tarfile.SYMTYPE, "/etc/passwd")]
+            ),
+            "symbolic link",
+        ),
+        (
+            lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), _info("s", tarfile.SYMTYPE, "ok.txt")]),
+            "symbolic link",
+        ),
+        (
+            lambda p: _tar(
+                p / "a.tgz", [("ok.txt", b"1"), _info("h", tarfile.LNKTYPE, "../outside")]
+            ),
+            "outside",
+        ),
+        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), _info("dev", tarfile.CHRTYPE)]), "device"),
+        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), _info("blk", tarfile.BLKTYPE)]), "device"),
+        (lambda p: _tar(p / "a.tgz", [("ok.txt", b"1"), _info("fifo", tarfile.FIFOTYPE)]), "FIFO"),
     ],
-    ids=["zip-abs", "zip-dotdot", "zip-symlink-out", "zip-symlink-abs", "zip-symlink-in",
-         "zip-device", "tar-abs", "tar-dotdot", "tar-symlink-out", "tar-symlink-abs",
-         "tar-symlink-in", "tar-hardlink-out",
-         "tar-chardev", "tar-blockdev", "tar-fifo"],
+    ids=[
+        "zip-abs",
+        "zip-dotdot",
+        "zip-symlink-out",
+        "zip-symlink-abs",
+        "zip-symlink-in",
+        "zip-device",
+        "tar-abs",
+        "tar-dotdot",
+        "tar-symlink-out",
+        "tar-symlink-abs",
+        "tar-symlink-in",
+        "tar-hardlink-out",
+        "tar-chardev",
+        "tar-blockdev",
+        "tar-fifo",
+    ],
 )
 def test_malicious_archives_are_refused_whole(tmp_path, build, problem):
     archive = build(tmp_path)
@@ -141,8 +170,11 @@ def test_decompression_bomb_is_refused(tmp_path, kind):
     if kind == "zip":
         archive = _zip(tmp_path / "bomb.zip", {"zeros.bin": zeros})
     else:
-        archive = _tar(tmp_path / f"bomb.{kind}", [("zeros.bin", zeros)],
-                       "w:gz" if kind == "tar.gz" else "w:xz")
+        archive = _tar(
+            tmp_path / f"bomb.{kind}",
+            [("zeros.bin", zeros)],
+            "w:gz" if kind == "tar.gz" else "w:xz",
+        )
     with pytest.raises(UnsafeArchiveError, match="decompression bomb"):
         extract(archive, tmp_path / "out", max_ratio=100)
     assert _nothing_written(tmp_path / "out")
@@ -170,9 +202,14 @@ CHAIN = ["sub/up", "sub/up/up2", "sub/up/up2/up3"]  # each "-> ..": lexically in
 
 def _files_outside(base, out) -> list:
     """Every file or link under `base` that is not under `out` and is not an archive."""
-    return [p for p in base.rglob("*") if (p.is_file() or p.is_symlink())
-            and out not in p.parents and p.suffix not in (".zip", ".tar", ".tgz")
-            and p.name != "secret.txt"]
+    return [
+        p
+        for p in base.rglob("*")
+        if (p.is_file() or p.is_symlink())
+        and out not in p.parents
+        and p.suffix not in (".zip", ".tar", ".tgz")
+        and p.name != "secret.txt"
+    ]
 
 
 @pytest.mark.parametrize("kind", ["zip", "tar"])
@@ -189,9 +226,11 @@ def test_chained_symlinks_cannot_write_outside(tmp_path, kind):
             zf.writestr(payload, b"pwned")
         archive = tmp_path / "chain.zip"
     else:
-        archive = _tar(tmp_path / "chain.tar",
-                       [*[_info(n, tarfile.SYMTYPE, "..") for n in CHAIN], (payload, b"pwned")],
-                       "w")
+        archive = _tar(
+            tmp_path / "chain.tar",
+            [*[_info(n, tarfile.SYMTYPE, "..") for n in CHAIN], (payload, b"pwned")],
+            "w",
+        )
     with pytest.raises(UnsafeArchiveError) as err:
         extract(archive, out)
     assert str(archive) in str(err.value) and "'sub/up'" in str(err.value)
@@ -204,15 +243,23 @@ def test_chained_symlinks_then_hard_link_cannot_copy_outside_files_in(tmp_path):
     out = tmp_path / "a" / "b" / "c" / "ROOT" / "NAME"
     out.parent.parent.parent.mkdir(parents=True)
     (tmp_path / "a" / "secret.txt").write_text("outside secret")  # three levels above NAME
-    archive = _tar(tmp_path / "steal.tar",
-                   [*[_info(n, tarfile.SYMTYPE, "..") for n in CHAIN],
-                    _info("stolen.txt", tarfile.LNKTYPE, "sub/up/up2/up3/secret.txt")], "w")
+    archive = _tar(
+        tmp_path / "steal.tar",
+        [
+            *[_info(n, tarfile.SYMTYPE, "..") for n in CHAIN],
+            _info("stolen.txt", tarfile.LNKTYPE, "sub/up/up2/up3/secret.txt"),
+        ],
+        "w",
+    )
     with pytest.raises(UnsafeArchiveError, match="symbolic link"):
         extract(archive, out)
     assert _nothing_written(out)
     # without the links the hard link alone names no file of the archive: refused as well
-    archive = _tar(tmp_path / "steal2.tar",
-                   [("ok.txt", b"1"), _info("stolen.txt", tarfile.LNKTYPE, "secret.txt")], "w")
+    archive = _tar(
+        tmp_path / "steal2.tar",
+        [("ok.txt", b"1"), _info("stolen.txt", tarfile.LNKTYPE, "secret.txt")],
+        "w",
+    )
     (out / "secret.txt").parent.mkdir(parents=True, exist_ok=True)
     (out / "secret.txt").write_text("a file already on disk, not in the archive")
     with pytest.raises(UnsafeArchiveError) as err:
@@ -221,8 +268,16 @@ def test_chained_symlinks_then_hard_link_cannot_copy_outside_files_in(tmp_path):
     assert not (out / "stolen.txt").exists() and not (out / "ok.txt").exists()
 
 
-@pytest.mark.parametrize("member", [".climb-download.json", ".climb-extracted/own.zip.json",
-                                    "sub/.CLIMB-download.json", "data.bin.climb-tmp", "own.zip"])
+@pytest.mark.parametrize(
+    "member",
+    [
+        ".climb-download.json",
+        ".climb-extracted/own.zip.json",
+        "sub/.CLIMB-download.json",
+        "data.bin.climb-tmp",
+        "own.zip",
+    ],
+)
 def test_members_may_not_replace_climbs_own_files_or_the_archive(tmp_path, member):
     out = tmp_path / "NAME"
     out.mkdir()
@@ -268,13 +323,17 @@ def test_download_of_chained_link_archive_is_refused(cli, server, overlay, tmp_p
     server.add("/chain.zip", buf.getvalue())
     from tests.acquire.conftest import entry
 
-    ov = overlay(entry("evil", [{"url": server.url + "/chain.zip", "path": "chain.zip",
-                                 "extract": True}]))
+    ov = overlay(
+        entry("evil", [{"url": server.url + "/chain.zip", "path": "chain.zip", "extract": True}])
+    )
     root = tmp_path / "deep" / "er" / "raw"
     with pytest.raises(UnsafeArchiveError) as err:
         cli(["download", "evil", "--root", str(root), "--catalog", str(ov)])
     assert "chain.zip" in str(err.value) and "'sub/up'" in str(err.value)
     ds = root / "evil"
     assert sorted(p.name for p in ds.iterdir()) == [".climb-download.json", "chain.zip"]
-    assert [p for p in tmp_path.rglob("*") if p.is_file() and ds not in p.parents
-            and p.suffix != ".yaml"] == []
+    assert [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and ds not in p.parents and p.suffix != ".yaml"
+    ] == []

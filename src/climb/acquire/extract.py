@@ -65,8 +65,7 @@ def is_extracted(archive: Path, target: Path) -> bool:
     return data.get("archive_size") == archive.stat().st_size
 
 
-def extract(archive: Path, target: Path, *, max_ratio: float | None = None,
-            progress=None) -> int:
+def extract(archive: Path, target: Path, *, max_ratio: float | None = None, progress=None) -> int:
     """Extract `archive` into `target` safely; returns the number of members written.
 
     Raises UnsafeArchiveError (naming the archive and the member) and writes nothing when a
@@ -92,9 +91,17 @@ def extract(archive: Path, target: Path, *, max_ratio: float | None = None,
         raise UnsafeArchiveError(f"{archive}: not a zip or tar archive")
     marker = marker_path(target, archive)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"archive": archive.name,
-                                  "archive_size": archive.stat().st_size,
-                                  "members": len(members)}) + "\n", encoding="utf-8")
+    marker.write_text(
+        json.dumps(
+            {
+                "archive": archive.name,
+                "archive_size": archive.stat().st_size,
+                "members": len(members),
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return written
 
 
@@ -117,12 +124,16 @@ def _zip_member(archive: Path, info: zipfile.ZipInfo) -> _Member:
     if info.is_dir():
         return _Member(name, "dir", 0, ref=info)
     if mode and stat.S_ISLNK(mode):
-        raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link; "
-                                 "links in dataset archives are refused")
-    if mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
-                 or stat.S_ISSOCK(mode)):
-        raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a device or special "
-                                 "file; refused")
+        raise UnsafeArchiveError(
+            f"{archive}: member {info.filename!r} is a symbolic link; "
+            "links in dataset archives are refused"
+        )
+    if mode and (
+        stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+    ):
+        raise UnsafeArchiveError(
+            f"{archive}: member {info.filename!r} is a device or special file; refused"
+        )
     return _Member(name, "file", info.file_size, ref=info)
 
 
@@ -131,20 +142,26 @@ def _tar_member(archive: Path, info: tarfile.TarInfo) -> _Member:
     if info.isdir():
         return _Member(name, "dir", 0, ref=info)
     if info.issym():
-        raise UnsafeArchiveError(f"{archive}: member {info.name!r} is a symbolic link; "
-                                 "links in dataset archives are refused")
+        raise UnsafeArchiveError(
+            f"{archive}: member {info.name!r} is a symbolic link; "
+            "links in dataset archives are refused"
+        )
     if info.islnk():
         try:
             link = _clean_name(archive, info.linkname)
         except UnsafeArchiveError:
-            raise UnsafeArchiveError(f"{archive}: hard link {info.name!r} -> "
-                                     f"{info.linkname!r} points outside the extraction "
-                                     "directory; refused") from None
+            raise UnsafeArchiveError(
+                f"{archive}: hard link {info.name!r} -> "
+                f"{info.linkname!r} points outside the extraction "
+                "directory; refused"
+            ) from None
         return _Member(name, "hardlink", 0, link=link, ref=info)
     if info.isfile():
         return _Member(name, "file", info.size, ref=info)
-    raise UnsafeArchiveError(f"{archive}: member {info.name!r} is a device or special file "
-                             "(FIFO, character or block device); refused")
+    raise UnsafeArchiveError(
+        f"{archive}: member {info.name!r} is a device or special file "
+        "(FIFO, character or block device); refused"
+    )
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -171,20 +188,26 @@ def _check_all(archive: Path, target: Path, members: list[_Member], max_ratio: f
         if not m.name:
             continue
         if _is_reserved(m.name):
-            raise UnsafeArchiveError(f"{archive}: member {m.name!r} would replace one of "
-                                     "climb's own files (.climb-*); refused")
+            raise UnsafeArchiveError(
+                f"{archive}: member {m.name!r} would replace one of "
+                "climb's own files (.climb-*); refused"
+            )
         dest = target / m.name
         if not _inside(root, dest):
-            raise UnsafeArchiveError(f"{archive}: member {m.name!r} would land outside "
-                                     f"{target} (through a link on disk); refused")
+            raise UnsafeArchiveError(
+                f"{archive}: member {m.name!r} would land outside "
+                f"{target} (through a link on disk); refused"
+            )
         if dest.resolve() == archive_real or dest.resolve() in archive_real.parents:
-            raise UnsafeArchiveError(f"{archive}: member {m.name!r} would replace the archive "
-                                     "itself; refused")
+            raise UnsafeArchiveError(
+                f"{archive}: member {m.name!r} would replace the archive itself; refused"
+            )
         if m.kind == "hardlink" and m.link not in files:
             raise UnsafeArchiveError(
                 f"{archive}: hard link {m.name!r} -> {m.link!r} does not name a regular file "
                 "earlier in the archive (it could point outside the extraction directory); "
-                "refused")
+                "refused"
+            )
         if m.kind == "file":
             files.add(m.name)
         declared += m.size
@@ -193,7 +216,8 @@ def _check_all(archive: Path, target: Path, members: list[_Member], max_ratio: f
         raise UnsafeArchiveError(
             f"{archive}: declared uncompressed size {declared:,} bytes is "
             f"{declared / compressed:,.0f}x the archive's {compressed:,} bytes (limit "
-            f"{max_ratio:g}x, ${ENV_MAX_RATIO}); refused as a possible decompression bomb")
+            f"{max_ratio:g}x, ${ENV_MAX_RATIO}); refused as a possible decompression bomb"
+        )
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -214,11 +238,16 @@ def _write_all(archive: Path, target: Path, members: list[_Member], opener, prog
         if m.kind == "hardlink":
             source = target / m.link
             if source.is_symlink() or not source.is_file() or not _inside(root, source):
-                raise UnsafeArchiveError(f"{archive}: hard link {m.name!r} -> {m.link!r}: the "
-                                         "source is not a regular file inside the extraction "
-                                         "directory; refused")
-            if (dest.is_file() and not dest.is_symlink()
-                    and dest.stat().st_size == source.stat().st_size):
+                raise UnsafeArchiveError(
+                    f"{archive}: hard link {m.name!r} -> {m.link!r}: the "
+                    "source is not a regular file inside the extraction "
+                    "directory; refused"
+                )
+            if (
+                dest.is_file()
+                and not dest.is_symlink()
+                and dest.stat().st_size == source.stat().st_size
+            ):
                 continue
             _copy_atomic(source, dest)
             written += 1
@@ -233,8 +262,9 @@ def _write_all(archive: Path, target: Path, members: list[_Member], opener, prog
                 remaining -= len(chunk)
         if tmp.stat().st_size != m.size:
             tmp.unlink()
-            raise UnsafeArchiveError(f"{archive}: member {m.name!r} is truncated "
-                                     f"({m.size:,} bytes declared)")
+            raise UnsafeArchiveError(
+                f"{archive}: member {m.name!r} is truncated ({m.size:,} bytes declared)"
+            )
         os.replace(tmp, dest)  # replaces a link at `dest` itself, never writes through it
         written += 1
         if progress is not None:
@@ -246,16 +276,17 @@ def _write_all(archive: Path, target: Path, members: list[_Member], opener, prog
 def _check_parent(archive: Path, root: Path, name: str, dest: Path) -> None:
     """Refuse `name` when the directory it is written into resolves outside `root`."""
     if not _inside(root, dest.parent):
-        raise UnsafeArchiveError(f"{archive}: member {name!r} would land outside {root} "
-                                 "(through a link on disk); refused")
+        raise UnsafeArchiveError(
+            f"{archive}: member {name!r} would land outside {root} "
+            "(through a link on disk); refused"
+        )
 
 
 def _open_new(path: Path):
     """`path` opened for writing as a new regular file (a link left there is removed first)."""
     if path.is_symlink() or path.exists():
         path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     return os.fdopen(fd, "wb")
 
 

@@ -5,12 +5,15 @@ out; an interrupted ``.part`` is continued with a ``Range`` request the next tim
 errors, 429 and 5xx are retried with exponential backoff; other failures move on to the next
 mirror. 401/403, or a 200 whose body is an HTML login/consent page, is an AccessError that says
 what to do. Credentials go in an ``Authorization`` header (httpx drops it on redirects to
-another origin) and never appear in a message.
+another origin) and never appear in a message. Redirects are followed at most MAX_REDIRECTS
+times, to http(s) URLs only and never from https to http; a loop or a bad ``Location`` is a
+DownloadError (not retried) naming the redacted URL.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import re
@@ -32,6 +35,7 @@ log = logging.getLogger("climb.acquire")
 
 ENV_BACKOFF = "CLIMB_DOWNLOAD_BACKOFF"  # first retry delay in seconds (doubles each retry)
 ENV_RETRIES = "CLIMB_DOWNLOAD_RETRIES"
+MAX_REDIRECTS = 10
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -83,6 +87,51 @@ class _Retryable(Exception):
     pass
 
 
+class UnsafeRedirect(httpx.HTTPError):
+    """A redirect climb will not follow: a Location that is not a valid http(s) URL, or one
+    that leaves https for plain http. The message holds redacted URLs only."""
+
+
+def check_redirect(response: httpx.Response) -> None:
+    """httpx response hook: refuse a redirect before httpx follows it (see UnsafeRedirect)."""
+    if not response.has_redirect_location:
+        return
+    source = response.request.url
+    here = redact_url(str(source))
+    try:
+        target = source.join(response.headers["location"])
+        port = target.port
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        raise UnsafeRedirect(f"HTTP {response.status_code} from {here} with an invalid "
+                             "redirect Location; refused") from None
+    if target.scheme not in ("http", "https") or not _valid_host(target.host) or (
+            port or 0) > 65535:
+        what = (f"redirects to a non-HTTP URL ({target.scheme}:)"
+                if target.scheme not in ("http", "https") else
+                "with an invalid redirect Location (host or port)")
+        raise UnsafeRedirect(f"HTTP {response.status_code} from {here} {what}; refused")
+    if source.scheme == "https" and target.scheme == "http":
+        raise UnsafeRedirect(f"HTTP {response.status_code} from {here} redirects from https "
+                             f"to plain http ({redact_url(str(target))}); refused")
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (IDNA allowed) or an IP address; not percent-escapes or brackets."""
+    if re.fullmatch(r"[\w.-]+", host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe_redirect(err: httpx.HTTPError, url: str) -> str:
+    if isinstance(err, httpx.TooManyRedirects):
+        return f"more than {MAX_REDIRECTS} redirects (a redirect loop?) from {redact_url(url)}"
+    return str(err)  # UnsafeRedirect: names the (redacted) URL that answered
+
+
 @dataclass
 class Fetcher:
     """Fetch files over HTTP(S); thread-safe (one httpx.Client shared by the workers)."""
@@ -98,6 +147,8 @@ class Fetcher:
         if self.client is None:
             self.client = httpx.Client(
                 follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                event_hooks={"response": [check_redirect]},  # every hop, before it is followed
                 timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 20.0)),
                 # identity: byte ranges must count bytes of the file itself
                 headers={"User-Agent": "climb-downloader", "Accept-Encoding": "identity"},
@@ -148,6 +199,10 @@ class Fetcher:
             self.progress.start(job.label, job.size, offset)
             try:
                 received, complete = self._stream(url, job, part, offset, auth, hasher)
+            except (httpx.TooManyRedirects, UnsafeRedirect) as err:
+                # not retried: the server answers the same way again; the next mirror may not
+                raise DownloadError(scrub(f"{job.label}: {_describe_redirect(err, url)}")
+                                    ) from None
             except (httpx.TransportError, _Retryable) as err:
                 # chunks are written and hashed together, so the digest still matches the disk
                 now = part.stat().st_size if part.exists() else 0
