@@ -92,7 +92,7 @@ def test_multitask_then_fewshot_and_probe(store, tmp_path):
                                  "eeg": dict(TINY_EEG)},
                     "fusion": {"type": "cross_attention", "dim": 16, "heads": 2,
                                "query": "ecg"}}
-    mt = train(cfg, "loss.drpo.enabled=true", "data.mixture.temperature=4",
+    mt = train(cfg, "loss.drpo.mode=simple", "loss.drpo.beta=0", "data.mixture.temperature=4",
                "trainer.limit_train_batches=6")
     assert set(mt["tasks"]) == {"demo_mitbih_beats.beat", "demo_eeg_eyes.eyes"}
     test = pd.read_parquet(tmp_path / "mt" / "predictions" / "test.parquet")
@@ -101,7 +101,8 @@ def test_multitask_then_fewshot_and_probe(store, tmp_path):
     assert set(test["dataset"]) == {"demo_mitbih_beats", "demo_eeg_eyes"}
     log = pd.read_csv(tmp_path / "mt" / "metrics.csv")
     w = log[["drpo/weight/demo_eeg_eyes", "drpo/weight/demo_mitbih_beats"]].dropna().iloc[-1]
-    assert w["drpo/weight/demo_eeg_eyes"] > w["drpo/weight/demo_mitbih_beats"]  # rare domain
+    # rarer in the drawn batches (temperature 4 still draws EEG less) -> higher weight
+    assert w["drpo/weight/demo_eeg_eyes"] > w["drpo/weight/demo_mitbih_beats"]
 
     # few-shot transfer to the ECG task from the multitask checkpoint
     fs = train(cfg, "regime=fewshot", "run.name=fs", "data.datasets=[demo_mitbih_beats]",
