@@ -66,10 +66,12 @@ def main() -> None:
         app()
     except ClimbError as err:
         from rich.console import Console
+        from rich.markup import escape
 
         from climb.acquire.redact import scrub
 
-        Console(stderr=True).print(f"[bold red]error:[/] {scrub(err)}", highlight=False)
+        # escaped: "[tried 2 sources ...]" or a file name in brackets is text, not markup
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(scrub(err))}", highlight=False)
         sys.exit(1)
 
 

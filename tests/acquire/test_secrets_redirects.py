@@ -155,3 +155,38 @@ def test_https_to_http_downgrade_is_refused():
         check_redirect(response)
     ok = httpx.Response(302, headers={"Location": "/b.zip"}, request=request)
     check_redirect(ok)  # a relative redirect on the same https origin is followed
+
+
+def test_cli_error_line_keeps_bracketed_text(server, overlay, tmp_path):
+    """The error line is printed as text: rich markup must not swallow '[tried 2 sources ...]'."""
+    ov = overlay(
+        entry(
+            "gone",
+            [
+                {
+                    "url": server.url + "/a/x.bin",
+                    "path": "x.bin",
+                    "mirrors": [server.url + "/b/x.bin"],
+                }
+            ],
+        )
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "climb.cli",
+            "download",
+            "gone",
+            "--root",
+            str(tmp_path / "r"),
+            "--catalog",
+            str(ov),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "[tried 2 sources: the URL and its mirrors]" in " ".join(proc.stderr.split())
