@@ -52,8 +52,12 @@ def test_evaluate_writes_metrics_json(tmp_path, cli):
             lo, hi = g["metrics"]["auroc_macro"]["ci"]
             assert lo <= g["metrics"]["auroc_macro"]["value"] <= hi
             assert g["bootstrap"]["unit"] == "patient" and g["n"] == 2 * g["n_patients"]
-    assert ml["worst_group"]["ci"] == ml["groups"][ml["worst_group"]["attribute"]][
-        ml["worst_group"]["group"]]["metrics"]["auroc_macro"]["ci"]
+    assert (
+        ml["worst_group"]["ci"]
+        == ml["groups"][ml["worst_group"]["attribute"]][ml["worst_group"]["group"]]["metrics"][
+            "auroc_macro"
+        ]["ci"]
+    )
     reg = doc["tasks"]["echo.ef"]
     assert reg["metrics"]["mae"]["value"] > 0 and "per_class" not in reg
     maes = [

@@ -33,8 +33,14 @@ def rare_class_task(seed: int = 0) -> TaskArrays:
     s[:, :2] = 1 / (1 + np.exp(-(1.5 * (2 * y[:, :2] - 1) + rng.normal(size=(n, 2)))))
     s[:, 2] = np.where(y[:, 2] == 1, 0.2, rng.random(n))  # the rare class: scored low
     return TaskArrays(
-        "d.t", "multilabel", ["common_a", "common_b", "rare"], y, s,
-        np.array([f"s{i:03d}" for i in range(n)]), patient, [{} for _ in range(n)],
+        "d.t",
+        "multilabel",
+        ["common_a", "common_b", "rare"],
+        y,
+        s,
+        np.array([f"s{i:03d}" for i in range(n)]),
+        patient,
+        [{} for _ in range(n)],
     )
 
 
@@ -44,7 +50,7 @@ def test_rare_class_no_longer_inflates_macro_ci():
     # the old estimator: every resample, macro over whatever classes it happens to define
     units, _ = bootstrap_units(task)
     old = bs.bootstrap_distribution(lambda W: task_metrics(task, W)[0], units, n_boot, seed=0)
-    old_lo, old_hi = bs.percentile_ci(old["auroc_macro"])
+    _, old_hi = bs.percentile_ci(old["auroc_macro"])
     new = evaluate_task(task, n_resamples=n_boot, seed=0)
     point = new["metrics"]["auroc_macro"]["value"]
     lo, hi = new["metrics"]["auroc_macro"]["ci"]
@@ -69,15 +75,31 @@ def test_redraw_count_in_metrics_json(tmp_path, cli):
     task = rare_class_task()
     run = tmp_path / "rare"
     (run / "predictions").mkdir(parents=True)
-    (run / "tasks.json").write_text(json.dumps([{
-        "key": "d.t", "dataset": "d", "task": "t", "type": "multilabel",
-        "classes": task.classes,
-    }]))
-    pd.DataFrame({
-        "sample_id": task.sample_id, "patient_id": task.patient_id, "dataset": "d",
-        "task": "d.t", "split": "test", "label": list(task.y.astype(np.float32)),
-        "scores": list(task.s.astype(np.float32)), "meta": "{}",
-    }).to_parquet(run / "predictions" / "test.parquet", index=False)
+    (run / "tasks.json").write_text(
+        json.dumps(
+            [
+                {
+                    "key": "d.t",
+                    "dataset": "d",
+                    "task": "t",
+                    "type": "multilabel",
+                    "classes": task.classes,
+                }
+            ]
+        )
+    )
+    pd.DataFrame(
+        {
+            "sample_id": task.sample_id,
+            "patient_id": task.patient_id,
+            "dataset": "d",
+            "task": "d.t",
+            "split": "test",
+            "label": list(task.y.astype(np.float32)),
+            "scores": list(task.s.astype(np.float32)),
+            "meta": "{}",
+        }
+    ).to_parquet(run / "predictions" / "test.parquet", index=False)
     result = cli(["evaluate", str(run), "--bootstrap", "300"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     doc = json.loads((run / "metrics.json").read_text())["tasks"]["d.t"]
@@ -117,8 +139,16 @@ def test_single_label_tasks_redraw_for_missing_classes(task_type):
     y[:2] = c - 1  # patient p0's two samples hold the last class
     s = rng.dirichlet(np.ones(c), n)
     patient = np.array([f"p{i // 2}" for i in range(n)])
-    task = TaskArrays("d.t", task_type, [f"c{i}" for i in range(c)], y, s,
-                      np.array([f"s{i}" for i in range(n)]), patient, [{}] * n)
+    task = TaskArrays(
+        "d.t",
+        task_type,
+        [f"c{i}" for i in range(c)],
+        y,
+        s,
+        np.array([f"s{i}" for i in range(n)]),
+        patient,
+        [{}] * n,
+    )
     out = evaluate_task(task, n_resamples=200, seed=0)
     assert out["bootstrap"]["redrawn"] > 0
     assert out["metrics"]["auroc_macro"]["n_boot"] == 200

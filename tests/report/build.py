@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from climb.evaluate import robustness as rb
-from climb.evaluate.run import evaluate_run, write_json
-from tests.evaluate.runs import TASKS, make_run
+from climb.evaluate.run import evaluate_run, load_task_arrays, task_arrays, write_json
+from climb.evaluate.shift import shift_entry, shift_path
+from tests.evaluate.runs import TASKS, make_predictions, make_run
 from tests.evaluate.toy_model import TASK, ToyModel, make_batches, predict
 
 
@@ -34,6 +35,34 @@ def toy_robustness(w_signal: float, w_image: float, seed: int = 0) -> dict:
     ]
     drop = rb.modality_drop(predict_fn, batches, lambda f: rb.headline_scores(f, tasks))
     return {"split": "test", "seed": seed, "sweeps": sweeps, "modality_drop": drop}
+
+
+def shift_document(run: Path, dataset: str = "otherecg", n_resamples: int = 100) -> dict:
+    """shift-<dataset>.json of a ptbxl.superclass run from the real shift comparison: the run's
+    test predictions against predictions on a second, label-shifted set (another seed, lower
+    skill) that lacks the HYP class."""
+    spec = TASKS[0]
+    in_dist = load_task_arrays(run, "test")[spec["key"]]
+    frame = make_predictions("test", skill=0.4, seed=5, tasks=[spec], label_seed=99)
+    out_dist = task_arrays(frame, spec)
+    other_classes = [c for c in spec["classes"] if c != "HYP"]
+    out_dist.y[:, spec["classes"].index("HYP")] = float("nan")
+    entry = shift_entry(
+        in_dist,
+        out_dist,
+        f"{dataset}.superclass",
+        other_classes,
+        "ptbxl_superclass",
+        load_task_arrays(run, "val")[spec["key"]],
+        n_resamples,
+    )
+    return {
+        "run": run.name,
+        "dataset": dataset,
+        "split": "test",
+        "ood_splits": ["train", "val", "test"],
+        "tasks": {spec["key"]: entry},
+    }
 
 
 def build_runs(root: Path, n_resamples: int = 200, evaluate: bool = True) -> list[Path]:
@@ -81,6 +110,8 @@ def build_runs(root: Path, n_resamples: int = 200, evaluate: bool = True) -> lis
         )
     write_json(root / "multitask-early" / "robustness.json", toy_robustness(8.0, 4.0))
     write_json(root / "multitask-late" / "robustness.json", toy_robustness(4.0, 7.0))
+    shifted = root / "single-ptbxl-superclass"
+    write_json(shift_path(shifted, "otherecg"), shift_document(shifted))
     if evaluate:
         for run in runs:
             write_json(run / "metrics.json", evaluate_run(run, n_resamples=n_resamples))

@@ -62,13 +62,14 @@ def test_html_structure(report):
         "robustness",
         "modality-drop",
         "subgroups",
+        "shift",
     ):
         assert section in page.ids
     assert sorted(page.imgs) == ["delta.png", "fewshot.png", "fusion.png", "robustness.png"]
     for img in page.imgs:  # real PNGs beside the page
         assert (out / img).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert page.scripts == 0 and page.links == []  # self-contained, no external resources
-    assert page.tables == 7
+    assert page.tables == 8
     assert "no data" not in " ".join(page.text)
 
 

@@ -106,6 +106,7 @@ def run_robustness(run_dir: Path, store: str | None, split: str, seed: int) -> d
     """Sweep every corruption of every model input and drop each modality; needs the trained
     model (climb.train.api) and the prepared store the run was trained on."""
     from climb.evaluate.run import RunError
+
     try:
         from torch.utils.data import DataLoader
 
@@ -229,8 +230,9 @@ def register(app: typer.Typer) -> None:
             console.print(shift_table(shift))
             for key, task in shift["tasks"].items():
                 if task["classes_excluded"]:
-                    left = ", ".join(f"{e['class']} ({e['reason']})"
-                                     for e in task["classes_excluded"])
+                    left = ", ".join(
+                        f"{e['class']} ({e['reason']})" for e in task["classes_excluded"]
+                    )
                     console.print(f"{key}: classes not compared: {left}")
             console.print(f"wrote {path}")
             return

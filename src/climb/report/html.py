@@ -17,6 +17,7 @@ from climb.report.tables import (
     modality_drop_table,
     overview_table,
     robustness_table,
+    shift_table,
     subgroup_table,
 )
 
@@ -113,8 +114,16 @@ def build_sections(
         Section(
             "subgroups",
             "Subgroups",
-            "Headline metric per site, sex, age bucket and dataset.",
+            "Headline metric with 95% bootstrap CIs per site, sex, age bucket and dataset; "
+            "the worst group only among groups large enough to rank.",
             subgroup_table(runs),
+        ),
+        Section(
+            "shift",
+            "Cross-dataset shift",
+            "Each run's model on other datasets that share its harmonized labels, against "
+            "its in-distribution test set.",
+            shift_table(runs),
         ),
     ]
 

@@ -6,6 +6,7 @@ plots use). An empty table carries a ``note`` saying why there is no data.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -314,24 +315,46 @@ def modality_drop_table(runs: list[RunInfo]) -> Table:
 # ---------------------------------------------------------------- subgroups
 
 
+def _group_value(entry: dict, metric: str) -> dict | None:
+    """``{value, ci}`` of a group's metric (older metrics.json files hold a bare number)."""
+    value = (entry.get("metrics") or {}).get(metric)
+    return value if isinstance(value, dict) or value is None else {"value": value, "ci": None}
+
+
 def subgroup_table(runs: list[RunInfo]) -> Table:
-    """Headline metric per subgroup (site, sex, age bucket, dataset); one row per run, task
-    and attribute, the groups side by side; the task's worst group marked."""
+    """Headline metric with its bootstrap CI per subgroup (site, sex, age bucket, dataset); one
+    row per run, task and attribute, the groups side by side with their sizes (samples /
+    patients); the task's worst group (among groups of at least ``min_group_size`` samples)
+    marked, and the groups too small to be ranked listed."""
     table = Table(
         title="Subgroups",
-        columns=["run", "task", "metric", "attribute", "groups: value (n)", "worst group"],
+        columns=[
+            "run",
+            "task",
+            "metric",
+            "attribute",
+            "groups: value [95% CI] (samples/patients)",
+            "too small to rank",
+            "worst group",
+        ],
     )
+    sizes = set()
     for run in runs:
         for key, task in sorted(((run.metrics or {}).get("tasks") or {}).items()):
             metric = task.get("headline") or HEADLINE[task["type"]]
             worst = task.get("worst_group") or {}
+            small = {(g["attribute"], g["group"]) for g in task.get("small_groups") or []}
+            if task.get("min_group_size") is not None:
+                sizes.add(task["min_group_size"])
             for attribute, by_value in sorted((task.get("groups") or {}).items()):
                 if len(by_value) < 2:
                     continue
                 cells = [
-                    f"{value} {fmt(entry['metrics'].get(metric))} ({entry['n']})"
+                    f"{value} {fmt_ci(_group_value(entry, metric))} "
+                    f"({entry['n']}/{entry.get('n_patients', '?')})"
                     for value, entry in sorted(by_value.items())
                 ]
+                excluded = [v for v in sorted(by_value) if (attribute, v) in small]
                 is_worst = worst.get("attribute") == attribute
                 table.records.append(
                     {
@@ -339,6 +362,7 @@ def subgroup_table(runs: list[RunInfo]) -> Table:
                         "task": key,
                         "attribute": attribute,
                         "groups": by_value,
+                        "small_groups": excluded,
                         "worst": worst if is_worst else None,
                     }
                 )
@@ -349,7 +373,8 @@ def subgroup_table(runs: list[RunInfo]) -> Table:
                         metric,
                         attribute,
                         " · ".join(cells),
-                        f"{worst['group']} {fmt(worst['value'])}" if is_worst else "",
+                        ", ".join(f"{v} ({by_value[v]['n']})" for v in excluded),
+                        f"{worst['group']} {fmt_ci(worst)}" if is_worst else "",
                     ]
                 )
     if not table.rows:
@@ -359,9 +384,12 @@ def subgroup_table(runs: list[RunInfo]) -> Table:
         )
     else:
         lower = sorted(LOWER_IS_BETTER & set(HEADLINE.values()))
+        size = ", ".join(str(v) for v in sorted(sizes)) or "1"
         table.note = (
-            f"worst group = lowest headline metric (highest for {', '.join(lower)}) "
-            "over all attributes with two or more groups"
+            f"worst group = lowest headline metric (highest for {', '.join(lower)}) over all "
+            f"attributes with two or more groups, among groups of at least {size} samples "
+            "(`climb evaluate --min-group-size`); smaller groups are listed, not ranked. "
+            "Group CIs: bootstrap over the group's patients."
         )
     return table
 
@@ -423,4 +451,82 @@ def overview_table(runs: list[RunInfo]) -> Table:
             )
     if not table.rows:
         table.note = "no runs"
+    return table
+
+
+# ---------------------------------------------------------------- cross-dataset shift
+
+
+def read_shift_files(run: RunInfo) -> list[dict[str, Any]]:
+    """The ``RUN/shift-<dataset>.json`` documents of a run (``climb evaluate RUN --dataset``)."""
+    from climb.evaluate.run import RunError
+
+    documents = []
+    for path in sorted(run.path.glob("shift-*.json")):
+        try:
+            documents.append(json.loads(path.read_text()))
+        except json.JSONDecodeError as err:
+            raise RunError(f"{path}: invalid JSON ({err})") from err
+    return documents
+
+
+def shift_table(runs: list[RunInfo]) -> Table:
+    """In- vs out-of-distribution headline metric with CIs per run, task and other dataset,
+    over the classes both datasets define (the others listed)."""
+    table = Table(
+        title="Cross-dataset shift",
+        columns=[
+            "run",
+            "task",
+            "evaluated on",
+            "metric",
+            "classes compared",
+            "in-distribution [95% CI] (n)",
+            "out-of-distribution [95% CI] (n)",
+            "gap [95% CI]",
+            "classes excluded",
+            "CI unit",
+        ],
+    )
+    for run in runs:
+        for doc in read_shift_files(run):
+            for key, task in sorted((doc.get("tasks") or {}).items()):
+                excluded = "; ".join(
+                    f"{e['class']}: {e['reason']}" for e in task.get("classes_excluded") or []
+                )
+                gap = task.get("gap")
+                record = {"run": run.name, "task": key, "dataset": doc["dataset"], **task}
+                table.records.append(record)
+                if not gap:
+                    table.rows.append(
+                        [run.name, key, task["ood_task"], "", "0", task.get("note", ""), "", "",
+                         excluded, ""]
+                    )
+                    continue
+                metric = gap["metric"]
+                ind, ood = task["in_distribution"], task["out_of_distribution"]
+                units = {(s.get("bootstrap") or {}).get("unit", "?") for s in (ind, ood)}
+                table.rows.append(
+                    [
+                        run.name,
+                        key,
+                        f"{task['ood_task']} ({', '.join(doc.get('ood_splits') or [])})",
+                        metric,
+                        ", ".join(task["classes_compared"]),
+                        f"{fmt_ci(ind['metrics'].get(metric))} ({ind['n_samples']})",
+                        f"{fmt_ci(ood['metrics'].get(metric))} ({ood['n_samples']})",
+                        fmt_ci(gap),
+                        excluded,
+                        " / ".join(sorted(units)),
+                    ]
+                )
+    if not table.rows:
+        table.note = "no data: no run has shift-<dataset>.json (`climb evaluate RUN --dataset D`)"
+    else:
+        table.note = (
+            "a run's model scored on another prepared dataset with the same harmonized "
+            "vocabulary; in-distribution = the run's own test predictions over the same "
+            "classes; gap = out-of-distribution minus in-distribution (independent bootstraps "
+            "paired by resample); thresholds are the run's own (Youden on its val split)."
+        )
     return table
