@@ -11,7 +11,6 @@ import pytest
 from climb.errors import RecordError
 from climb.read.graph import degree_strength, read_edgelist, to_undirected
 
-
 MOUSE = "connectomes-mouse/edgelists/sub-54776_ses-1_dti.edgelist.gz"
 
 
@@ -66,3 +65,58 @@ def test_truncated_gzip(tmp_path, real_data):
     path.write_bytes((real_data / MOUSE).read_bytes()[:5000])
     with pytest.raises(RecordError, match="cannot read edge list"):
         read_edgelist(path)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("0 99999999999999999999999 1.0", "node id outside"),
+        ("0 " + "9" * 5000 + " 1.0", "node id outside"),
+        ("-1 2 1.0", "node id outside"),
+        ("0 10000001 1.0", "node id outside"),
+        ("1_0 2 1.0", "integers"),
+        ("0 1 heavy", "weight is not a number"),
+        ("0 1 1.0 2.0", "weight is not a number"),
+        ("0 1 1_0.5", "weight is not a number"),
+        ("0 1 nan", "not finite"),
+        ("0 1 -inf", "not finite"),
+        ("0 1 1e999", "not finite"),
+        ("0 1 1e39", "not finite"),
+        ("0 1 {'weight': 'abc'}", "weight is not a number"),
+        ("0 1 {'weight': [1]}", "weight is not a number"),
+        ("0 1 {'weight': True}", "weight is not a number"),
+        ("0 1 {'weight': " + "9" * 400 + "}", "not finite"),
+        ("0 1 {'weight': float('nan')}", "attribute dict"),
+        ("0 1 {[1]: 2}", "attribute dict"),
+        ("0 1 {'weight': " + "[" * 100000 + "}", "attribute dict"),
+        ("0 1 [1, 2]", "weight is not a number"),
+    ],
+)
+def test_bad_nodes_and_weights_are_record_errors(tmp_path, line, problem):
+    path = tmp_path / "bad.edgelist"
+    path.write_text(f"0 1 1.0\n{line}\n")
+    with pytest.raises(RecordError, match=problem) as err:
+        read_edgelist(path)
+    assert err.value.problem.startswith("line 2: ") and line not in err.value.problem
+
+
+def test_node_id_bound_is_a_parameter(tmp_path):
+    path = tmp_path / "big.edgelist"
+    path.write_text("0 20000000 2.5\n")
+    with pytest.raises(RecordError, match=r"outside \[0, 10000000\]"):
+        read_edgelist(path)
+    edges = read_edgelist(path, max_node_id=10**8)
+    assert edges.max_node() == 20_000_000 and edges.edge_weight.tolist() == [2.5]
+
+
+def test_non_utf8_and_corrupt_gzip(tmp_path, real_data):
+    text = tmp_path / "latin.edgelist"
+    text.write_bytes(b"0 1 1.0\n0 \xe9 2.0\n")
+    with pytest.raises(RecordError, match="cannot read edge list"):
+        read_edgelist(text)
+    data = bytearray((real_data / MOUSE).read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a flipped byte inside the deflate stream
+    flipped = tmp_path / "flipped.edgelist.gz"
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(RecordError, match=r"cannot read edge list|line \d+: "):
+        read_edgelist(flipped)  # garbage lines or, at the end, the gzip CRC

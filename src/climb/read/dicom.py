@@ -1,11 +1,24 @@
 """DICOM image series (one file per slice) through pydicom.
 
 Only pixel data and geometry leave this module: no patient, study or device tag is returned,
-so nothing identifying can reach the store or the logs.
+and no error message quotes a header value, so nothing identifying can reach the store or the
+logs.
+
+Every slice header is checked before any pixel data is decoded: one SeriesInstanceUID, unique
+InstanceNumbers, unique ImagePositionPatients (when given) in InstanceNumber order, single-frame
+single-channel slices of equal Rows x Columns, a bounded voxel count. Spacing is never guessed:
+in-plane spacing comes from PixelSpacing (equal on every slice, finite, > 0), slice spacing from
+the positions along the slice normal (evenly spaced) or else SliceThickness; when either is
+absent the spacing is reported as unknown (``None``).
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +26,175 @@ import pydicom
 
 from climb.errors import RecordError
 
+#: Default bound on D x H x W (2^31 voxels: 4 GiB of int16), checked before decoding.
+MAX_VOXELS = 2**31
 
-def read_dicom_series(folder: str | Path) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """Stack a folder's ``*.dcm`` slices by InstanceNumber -> (D x H x W, (dz, dy, dx) mm)."""
-    folder = Path(folder)
+Spacing = tuple[float, float, float]
+
+
+def _drop_record(record: logging.LogRecord) -> bool:
+    return False
+
+
+@contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """Run pydicom without value validation and with its warnings and log records dropped:
+    pydicom quotes the offending raw value ("Invalid value for VR DA: '...'"), which may be
+    protected health information."""
+    logger = logging.getLogger("pydicom")
+    logger.addFilter(_drop_record)
+    try:
+        with pydicom.config.disable_value_validation(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.removeFilter(_drop_record)
+
+
+def _floats(values, count: int) -> tuple[float, ...] | None:
+    """``count`` finite floats from a DICOM multi-value, or None if not exactly that."""
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if len(out) != count or not all(math.isfinite(v) for v in out):
+        return None
+    return out
+
+
+def _header(path: Path):
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=False)
+        series = str(ds.get("SeriesInstanceUID", "") or "")
+        number = ds.get("InstanceNumber")
+        rows, cols = ds.get("Rows"), ds.get("Columns")
+        frames = ds.get("NumberOfFrames", 1)
+        channels = ds.get("SamplesPerPixel", 1)
+    except Exception as err:  # pydicom raises many types; its text may quote header values
+        raise RecordError(path, f"cannot read DICOM slice ({type(err).__name__})") from None
+    if not series:
+        raise RecordError(path, "SeriesInstanceUID is missing")
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise RecordError(path, "InstanceNumber is missing or not an integer") from None
+    if not isinstance(rows, int) or not isinstance(cols, int) or rows <= 0 or cols <= 0:
+        raise RecordError(path, "Rows/Columns missing or not positive")
+    try:
+        frames, channels = int(frames or 1), int(channels or 1)
+    except (TypeError, ValueError):
+        raise RecordError(path, "NumberOfFrames/SamplesPerPixel not an integer") from None
+    if frames != 1 or channels != 1:
+        raise RecordError(path, "multi-frame or multi-channel slice (one grey frame expected)")
+    return ds, series, number, (rows, cols)
+
+
+def _spacing_in_plane(path: Path, ds) -> tuple[float, float] | None:
+    if ds.get("PixelSpacing") is None:
+        return None
+    spacing = _floats(ds.PixelSpacing, 2)
+    if spacing is None or min(spacing) <= 0:
+        raise RecordError(path, "PixelSpacing is not two finite positive numbers")
+    return spacing  # type: ignore[return-value]
+
+
+def _slice_positions(files: list[Path], headers: list) -> list[float] | None:
+    """Each slice's position along the slice normal, or None if any slice lacks geometry."""
+    points = [_floats(ds.get("ImagePositionPatient") or (), 3) for ds in headers]
+    if any(p is None for p in points):
+        return None
+    orientation = _floats(headers[0].get("ImageOrientationPatient") or (), 6)
+    if orientation is None:
+        normal = np.array([0.0, 0.0, 1.0])
+    else:
+        normal = np.cross(orientation[:3], orientation[3:])
+        if not np.linalg.norm(normal) > 1e-6:
+            raise RecordError(files[0], "ImageOrientationPatient is degenerate")
+    along = [float(np.dot(p, normal)) for p in points]
+    return along
+
+
+def read_dicom_series(
+    folder: str | Path, max_voxels: int = MAX_VOXELS
+) -> tuple[np.ndarray, Spacing | None]:
+    """Stack a folder's ``*.dcm`` slices by InstanceNumber -> (D x H x W, (dz, dy, dx) mm).
+
+    The spacing is ``None`` when the files do not say it (no PixelSpacing, or neither slice
+    positions nor SliceThickness). Inconsistent series raise :class:`RecordError`.
+    """
+    with quiet_pydicom():
+        return _read_series(Path(folder), max_voxels)
+
+
+def _read_series(folder: Path, max_voxels: int) -> tuple[np.ndarray, Spacing | None]:
     files = sorted(folder.glob("*.dcm"))
     if not files:
         raise RecordError(folder, "no DICOM slices")
+    read = [_header(f) for f in files]
+    series = {r[1] for r in read}
+    if len(series) != 1:
+        raise RecordError(folder, f"slices of {len(series)} different series (SeriesInstanceUID)")
+    numbers: dict[int, Path] = {}
+    for f, (_, _, number, _) in zip(files, read, strict=True):
+        if number in numbers:
+            raise RecordError(f, f"duplicate InstanceNumber (also in {numbers[number].name})")
+        numbers[number] = f
+    shape = read[0][3]
+    for f, r in zip(files, read, strict=True):
+        if r[3] != shape:
+            raise RecordError(
+                f, f"slice size {r[3][0]}x{r[3][1]} differs from {shape[0]}x{shape[1]}"
+            )
+    if len(files) * shape[0] * shape[1] > max_voxels:
+        raise RecordError(
+            folder, f"series of {len(files)} x {shape[0]} x {shape[1]} voxels is over {max_voxels}"
+        )
+
+    order = sorted(range(len(files)), key=lambda i: read[i][2])
+    files = [files[i] for i in order]
+    headers = [read[i][0] for i in order]
+    try:
+        spacing = _spacing(folder, files, headers)
+    except RecordError:
+        raise
+    except Exception as err:  # a malformed geometry element pydicom only notices on access
+        raise RecordError(folder, f"malformed slice geometry ({type(err).__name__})") from None
+
     slices = []
-    for f in files:
+    for f, ds in zip(files, headers, strict=True):
         try:
-            ds = pydicom.dcmread(f)
-            slices.append((int(ds.InstanceNumber), ds.pixel_array, ds))
-        except Exception as err:  # pydicom raises many types for bad files
-            raise RecordError(f, f"cannot read DICOM slice: {type(err).__name__}: {err}") from None
-    slices.sort(key=lambda s: s[0])
-    first = slices[0][2]
-    dy, dx = (float(v) for v in first.PixelSpacing)
-    spacing = (float(getattr(first, "SliceThickness", 1.0) or 1.0), dy, dx)
-    return np.stack([s[1] for s in slices]), spacing
+            pixels = np.asarray(ds.pixel_array)
+        except Exception as err:  # decoders raise many types
+            raise RecordError(f, f"cannot decode pixel data ({type(err).__name__})") from None
+        if pixels.shape != shape:
+            raise RecordError(f, "decoded pixel data does not match Rows x Columns")
+        slices.append(pixels)
+    return np.stack(slices), spacing
+
+
+def _spacing(folder: Path, files: list[Path], headers: list) -> Spacing | None:
+    """(dz, dy, dx) from the headers, or None when they do not give it; never a guess."""
+    in_plane = [_spacing_in_plane(f, ds) for f, ds in zip(files, headers, strict=True)]
+    if any(s != in_plane[0] for s in in_plane):
+        raise RecordError(folder, "PixelSpacing differs between slices")
+    positions = _slice_positions(files, headers)
+    dz: float | None = None
+    if positions is not None and len(positions) > 1:
+        steps = np.diff(positions)
+        for f, step in zip(files[1:], steps, strict=True):
+            if abs(step) < 1e-6:
+                raise RecordError(f, "ImagePositionPatient repeats another slice's position")
+        if not (np.all(steps > 0) or np.all(steps < 0)):
+            raise RecordError(folder, "slice positions are not monotonic in InstanceNumber order")
+        gaps = np.abs(steps)
+        if gaps.max() - gaps.min() > 0.01 * gaps.mean():
+            raise RecordError(folder, "slices are not evenly spaced (gap or missing slice)")
+        dz = float(gaps.mean())
+    elif headers[0].get("SliceThickness") not in (None, ""):
+        thickness = _floats([headers[0].SliceThickness], 1)
+        if thickness is None or thickness[0] <= 0:
+            raise RecordError(files[0], "SliceThickness is not a finite positive number")
+        dz = thickness[0]
+    if dz is None or in_plane[0] is None:
+        return None
+    return (dz, *in_plane[0])
