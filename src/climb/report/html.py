@@ -12,6 +12,7 @@ from climb.report.runs import RunInfo
 from climb.report.tables import (
     Table,
     delta_table,
+    drpo_table,
     fewshot_table,
     fusion_table,
     modality_drop_table,
@@ -88,6 +89,7 @@ def build_sections(
             delta,
             name("delta"),
         ),
+        *_drpo_sections(runs, split, n_resamples, seed),
         Section(
             "fewshot", "Few-shot curves", "Metric vs shots per class (k).", fewshot, name("fewshot")
         ),
@@ -126,6 +128,17 @@ def build_sections(
             shift_table(runs),
         ),
     ]
+
+
+def _drpo_sections(runs: list[RunInfo], split: str, n_resamples: int, seed: int
+                   ) -> list[Section]:
+    """The DRPO on/off section, only when the runs include such a pair."""
+    table = drpo_table(runs, split, n_resamples, seed)
+    if not table.rows:
+        return []
+    return [Section("drpo", "Multitask: DRPO on vs off",
+                    "Per task, the multitask run with DRPO domain reweighting minus the same "
+                    "run without it.", table)]
 
 
 def _looks_numeric(cell: str) -> bool:

@@ -151,13 +151,102 @@ def delta_table(
     return table
 
 
+# ---------------------------------------------------------------- DRPO on vs off
+
+
+def drpo_mode(config: dict[str, Any]) -> str:
+    """A run's ``loss.drpo.mode`` (off | simple | hierarchical; legacy ``enabled``)."""
+    loss = config.get("loss") if isinstance(config.get("loss"), dict) else {}
+    drpo = loss.get("drpo") if isinstance(loss.get("drpo"), dict) else {}
+    mode = drpo.get("mode")
+    if mode in (None, False, "off"):
+        return "hierarchical" if drpo.get("enabled") and mode is None else "off"
+    return str(mode)
+
+
+def _same_setup(config: dict[str, Any]) -> str:
+    """Everything of a multitask run's config except its name and DRPO section."""
+    import json
+
+    rest = {k: v for k, v in config.items() if k != "run"}
+    loss = dict(rest.get("loss") or {})
+    loss.pop("drpo", None)
+    rest["loss"] = loss
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
+def drpo_table(
+    runs: list[RunInfo], split: str = "test", n_resamples: int = 1000, seed: int = 0
+) -> Table:
+    """Multitask runs with DRPO minus the same run without it (same data, model, schedule
+    and seed; only ``loss.drpo`` differs), per task, with a paired bootstrap."""
+    table = Table(
+        title="Multitask: DRPO on vs off",
+        columns=[
+            "dataset",
+            "task",
+            "metric",
+            "DRPO off run",
+            "off [95% CI]",
+            "DRPO run (mode)",
+            "on [95% CI]",
+            "delta on - off [95% CI]",
+            "p",
+            "patients",
+            "CI unit",
+        ],
+    )
+    multi = [r for r in runs if r.regime == "multitask"]
+    on = [r for r in multi if drpo_mode(r.config) != "off"]
+    off = [r for r in multi if drpo_mode(r.config) == "off"]
+    pairs = [(a, b) for a in on for b in off if _same_setup(a.config) == _same_setup(b.config)]
+    if not pairs:
+        table.note = (
+            "no data: needs a multitask run with DRPO and the same run with loss.drpo.mode=off"
+        )
+        return table
+    arrays = {r.name: load_task_arrays(r.path, split) for pair in pairs for r in pair}
+    for a, b in pairs:
+        for key in sorted(set(arrays[a.name]) & set(arrays[b.name])):
+            res = paired_bootstrap(
+                arrays[a.name][key], arrays[b.name][key], n_resamples=n_resamples, seed=seed
+            )
+            spec = a.tasks[key]
+            table.records.append(
+                {"dataset": spec["dataset"], "task": spec["task"], "drpo_run": a.name,
+                 "off_run": b.name, "mode": drpo_mode(a.config), **res}
+            )
+            table.rows.append(
+                [
+                    spec["dataset"],
+                    spec["task"],
+                    res["metric"],
+                    b.name,
+                    fmt_ci(res["b"]),
+                    f"{a.name} ({drpo_mode(a.config)})",
+                    fmt_ci(res["a"]),
+                    fmt_ci(res["diff"]),
+                    fmt_p(res["p_value"], n_resamples),
+                    str(res["n_patients"]),
+                    res.get("unit", "patient"),
+                ]
+            )
+    table.note = (
+        f"delta = DRPO on - off on the samples both runs scored; the runs differ only in "
+        f"loss.drpo; paired bootstrap ({n_resamples} resamples, seed {seed}) over the CI unit; "
+        "p two-sided. One seed per run: a delta inside its CI is no evidence either way."
+    )
+    return table
+
+
 # ---------------------------------------------------------------- few-shot
 
 
 def fewshot_table(runs: list[RunInfo]) -> Table:
     """Headline metric with CI for each few-shot run, by task and k."""
     table = Table(
-        title="Few-shot", columns=["task", "init", "k", "run", "metric", "value [95% CI]"]
+        title="Few-shot",
+        columns=["task", "init", "k", "run", "metric", "value [95% CI]", "selection"],
     )
     for run in runs:
         k = run.fewshot_k
@@ -173,16 +262,35 @@ def fewshot_table(runs: list[RunInfo]) -> Table:
                     "run": run.name,
                     "metric": metric,
                     **(entry or {"value": None, "ci": [None, None]}),
+                    "selection": fewshot_selection(run),
                 }
             )
     table.records.sort(key=lambda r: (r["task"], r["init"], r["k"], r["run"]))
     for r in table.records:
         table.rows.append(
-            [r["task"], r["init"], str(r["k"]), r["run"], r["metric"], fmt_ci(r)]
+            [r["task"], r["init"], str(r["k"]), r["run"], r["metric"], fmt_ci(r),
+             r["selection"]]
         )
     if not table.rows:
         table.note = "no data: no run with regime 'fewshot' and evaluated metrics"
+    else:
+        table.note = (
+            "selection: the validation data that chose each run's checkpoint and Youden "
+            "thresholds (a k-shot run sees only k labelled validation samples per class)."
+        )
     return table
+
+
+def fewshot_selection(run: RunInfo) -> str:
+    """What chose a few-shot run's checkpoint and thresholds (RUN/fewshot_indices.json)."""
+    import json
+
+    path = run.path / "fewshot_indices.json"
+    try:
+        record = json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        record = {}
+    return str(record.get("selection") or "not recorded (full validation split)")
 
 
 # ---------------------------------------------------------------- fusion
