@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from climb.evaluate.run import evaluate_run, to_json
 from climb.report.html import write_report
 from climb.report.runs import load_run_info
 from tests.evaluate.runs import TASKS, make_run
@@ -96,6 +97,19 @@ def test_numbers_come_from_run_files(report):
     # the delta table: 2 multitask runs x 4 tasks, each with a CI and a p-value
     assert md.count("| single-") >= 8
     assert "paired bootstrap over patients (200 resamples, seed 0" in text
+    # subgroups: each group's value with its CI and sizes, as in metrics.json
+    doc = json.loads((root / "multitask-early" / "metrics.json").read_text())
+    site = doc["tasks"]["ptbxl.superclass"]["groups"]["site"]["site_a"]
+    m = site["metrics"]["auroc_macro"]
+    cell = f"site_a {m['value']:.3f} [{m['ci'][0]:.3f}, {m['ci'][1]:.3f}] "
+    assert f"{cell}({site['n']}/{site['n_patients']})" in md
+    # the shift table: in/out-of-distribution and gap as in shift-otherecg.json
+    shift = json.loads((root / "single-ptbxl-superclass" / "shift-otherecg.json").read_text())
+    entry = shift["tasks"]["ptbxl.superclass"]
+    for value in (entry["gap"], entry["out_of_distribution"]["metrics"]["auroc_macro"]):
+        assert f"{value['value']:.3f} [{value['ci'][0]:.3f}, {value['ci'][1]:.3f}]" in md
+    assert "HYP: not a class of otherecg" in md
+    assert entry["classes_compared"] == ["NORM", "MI", "STTC", "CD"]
 
 
 def test_empty_sections_say_so(tmp_path):
@@ -110,6 +124,20 @@ def test_empty_sections_say_so(tmp_path):
     assert "metrics computed from predictions/test.parquet" in text  # no metrics.json yet
     assert not list((tmp_path / "out").glob("*.png"))
     assert (tmp_path / "out" / "report.md").exists()
+
+
+def test_small_groups_listed_not_ranked(tmp_path):
+    """20 patients: every site and age group is under 30 samples, so none is ranked."""
+    run = make_run(tmp_path, "small", regime="single", tasks=[TASKS[2]], n_patients=20)
+    (run / "metrics.json").write_text(to_json(evaluate_run(run, n_resamples=50)))
+    task = json.loads((run / "metrics.json").read_text())["tasks"]["chestx.sex"]
+    small = {(g["attribute"], g["group"]): g["n"] for g in task["small_groups"]}
+    assert task["worst_group"] is None and ("site", "site_a") in small
+    md = (write_report([load_run_info(run)], tmp_path / "out", n_resamples=50).parent
+          / "report.md").read_text()
+    row = next(line for line in md.splitlines() if "| site |" in line)
+    assert f"site_a ({small[('site', 'site_a')]})" in row.split("|")[-3]
+    assert "among groups of at least 30 samples" in md
 
 
 def test_report_cli(tmp_path, cli, report):

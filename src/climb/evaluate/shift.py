@@ -273,6 +273,8 @@ def shift_evaluate(
         raise ClimbError(f"{dataset}: the run trained on it, so it is not out-of-distribution")
     stores = _stores(run_dir, store)
     model, tasks, config = api.load_run(run_dir)
+    if dataset in {t.dataset for t in tasks}:
+        raise ClimbError(f"{dataset}: the run trained on it, so it is not out-of-distribution")
     run_vocab: dict[str, tuple[str | None, list[str]]] = {}
     for ds in sorted({t.dataset for t in tasks}):
         run_vocab.update(_vocabularies_of(stores, ds))
