@@ -94,7 +94,8 @@ def test_truncated_gzip(tmp_path, real_data):
 )
 def test_bad_nodes_and_weights_are_record_errors(tmp_path, line, problem):
     path = tmp_path / "bad.edgelist"
-    path.write_text(f"0 1 1.0\n{line}\n")
+    first = "0 1 {'weight': 1.0}" if "{" in line else "0 1 1.0"
+    path.write_text(f"{first}\n{line}\n")
     with pytest.raises(RecordError, match=problem) as err:
         read_edgelist(path)
     assert err.value.problem.startswith("line 2: ") and line not in err.value.problem
@@ -120,3 +121,11 @@ def test_non_utf8_and_corrupt_gzip(tmp_path, real_data):
     flipped.write_bytes(bytes(data))
     with pytest.raises(RecordError, match=r"cannot read edge list|line \d+: "):
         read_edgelist(flipped)  # garbage lines or, at the end, the gzip CRC
+
+
+@pytest.mark.parametrize("tail", ["12 3", "12 3 {'weight': 2.0}"])
+def test_line_of_another_form_is_an_error_not_a_weight_of_one(tmp_path, tail):
+    path = tmp_path / "cut.edgelist"
+    path.write_text(f"0 1 1.5\n2 3 0.5\n{tail}")  # e.g. a copy cut inside the last line
+    with pytest.raises(RecordError, match=r"line 3: has (no weight|an attribute dict), but line 1"):
+        read_edgelist(path)

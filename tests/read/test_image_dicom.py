@@ -76,6 +76,15 @@ def test_slice_spacing_comes_from_positions_not_thickness(tmp_path):
     assert read_dicom_series(tmp_path / "s")[1][0] == pytest.approx(2.5)
 
 
+def test_slice_spacing_without_orientation_follows_the_series_axis(tmp_path):
+    def edit(k, ds):
+        del ds.ImageOrientationPatient
+        ds.ImagePositionPatient = [3.0 * k, 4.0 * k, 0.0]  # 5 mm apart, along x-y
+
+    write_series(tmp_path / "s", edit=edit)
+    assert read_dicom_series(tmp_path / "s")[1][0] == pytest.approx(5.0)
+
+
 def test_missing_pixel_spacing_is_reported_unknown_not_guessed(tmp_path):
     ct = write_series(tmp_path / "s", edit=lambda k, ds: delattr(ds, "PixelSpacing"))
     volume, spacing = read_dicom_series(tmp_path / "s")
@@ -132,6 +141,14 @@ def _pixel_spacing(value):
             "not monotonic",
         ),
         (lambda k, ds: setattr(ds, "NumberOfFrames", 2), "multi-frame"),
+        (
+            lambda k, ds: setattr(ds, "ImagePositionPatient", [0.0, "NaN", 5.0 * k]),
+            "ImagePositionPatient is not three finite numbers",
+        ),
+        (
+            lambda k, ds: delattr(ds, "ImagePositionPatient") if k == 2 else None,
+            "ImagePositionPatient is missing",
+        ),
     ],
 )
 def test_inconsistent_series_is_refused(tmp_path, edit, problem):

@@ -99,19 +99,28 @@ def _spacing_in_plane(path: Path, ds) -> tuple[float, float] | None:
 
 
 def _slice_positions(files: list[Path], headers: list) -> list[float] | None:
-    """Each slice's position along the slice normal, or None if any slice lacks geometry."""
-    points = [_floats(ds.get("ImagePositionPatient") or (), 3) for ds in headers]
-    if any(p is None for p in points):
+    """Each slice's position along the slice normal, or None if no slice gives its position."""
+    given = [ds.get("ImagePositionPatient") is not None for ds in headers]
+    if not any(given):
         return None
+    if not all(given):
+        raise RecordError(files[given.index(False)], "ImagePositionPatient is missing")
+    points = []
+    for f, ds in zip(files, headers, strict=True):
+        point = _floats(ds.ImagePositionPatient, 3)
+        if point is None:
+            raise RecordError(f, "ImagePositionPatient is not three finite numbers")
+        points.append(point)
     orientation = _floats(headers[0].get("ImageOrientationPatient") or (), 6)
-    if orientation is None:
-        normal = np.array([0.0, 0.0, 1.0])
+    if orientation is None:  # no orientation given: the series' own axis, first to last
+        axis = np.subtract(points[-1], points[0])
+        length = float(np.linalg.norm(axis))
+        normal = axis / length if length > 0 else np.array([0.0, 0.0, 1.0])
     else:
         normal = np.cross(orientation[:3], orientation[3:])
         if not np.linalg.norm(normal) > 1e-6:
             raise RecordError(files[0], "ImageOrientationPatient is degenerate")
-    along = [float(np.dot(p, normal)) for p in points]
-    return along
+    return [float(np.dot(p, normal)) for p in points]
 
 
 def read_dicom_series(

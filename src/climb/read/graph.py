@@ -56,12 +56,21 @@ _NUMBER = re.compile(
 )
 
 
+_FORMS = ("has no weight", "has a weight", "has an attribute dict")
+
+
 def _node(path: Path, lineno: int, token: str, max_node_id: int) -> int:
-    if not _INTEGER.fullmatch(token):
+    if token.isascii() and token.isdigit() and len(token) <= 20:  # the common case, fast
+        node = int(token)
+    elif not _INTEGER.fullmatch(token):
         raise RecordError(path, f"line {lineno}: node ids must be integers")
-    if len(token.lstrip("+-")) > 20 or not 0 <= int(token) <= max_node_id:
+    elif len(token.lstrip("+-")) > 20:
         raise RecordError(path, f"line {lineno}: node id outside [0, {max_node_id}]")
-    return int(token)
+    else:
+        node = int(token)
+    if not 0 <= node <= max_node_id:
+        raise RecordError(path, f"line {lineno}: node id outside [0, {max_node_id}]")
+    return node
 
 
 def _finite(path: Path, lineno: int, value: object) -> float:
@@ -90,7 +99,10 @@ def _weight(path: Path, lineno: int, rest: str, key: str) -> float:
         return _finite(path, lineno, attrs.get(key, 1.0))
     if not _NUMBER.fullmatch(rest):
         raise RecordError(path, f"line {lineno}: weight is not a number")
-    return _finite(path, lineno, float(rest))
+    weight = float(rest)
+    if math.isfinite(weight) and abs(weight) <= _FLOAT32_MAX:
+        return weight
+    raise RecordError(path, f"line {lineno}: weight is not finite (as float32)")
 
 
 def read_edgelist(
@@ -98,13 +110,16 @@ def read_edgelist(
 ) -> EdgeList:
     """Read a weighted edge list; missing weights are 1. Bad lines raise RecordError.
 
-    Node ids must be integers in ``[0, max_node_id]``; weights finite numbers (float32).
+    Node ids must be integers in ``[0, max_node_id]``; weights finite numbers (float32); every
+    line has the form of the first (no weight, a weight, or an attribute dict), so a line cut
+    short is an error, not an edge of weight 1.
     Messages give the line number and the problem, not the line's text.
     """
     path = Path(path)
     src: list[int] = []
     dst: list[int] = []
     weights: list[float] = []
+    form: tuple[str, int] | None = None  # the first edge line's form, which all must share
     try:
         with _open_text(path) as handle:
             for lineno, raw in enumerate(handle, start=1):
@@ -116,7 +131,15 @@ def read_edgelist(
                     raise RecordError(path, f"line {lineno}: expected 'u v [weight]'")
                 u = _node(path, lineno, parts[0], max_node_id)
                 v = _node(path, lineno, parts[1], max_node_id)
-                w = _weight(path, lineno, parts[2] if len(parts) > 2 else "", weight_key)
+                rest = parts[2] if len(parts) > 2 else ""
+                line_form = _FORMS[0 if not rest else 2 if rest.startswith("{") else 1]
+                if form is None:
+                    form = (line_form, lineno)
+                elif line_form != form[0]:  # e.g. a cut last line: "12 3" among "u v w"
+                    raise RecordError(
+                        path, f"line {lineno}: {line_form}, but line {form[1]} {form[0]}"
+                    )
+                w = _weight(path, lineno, rest, weight_key)
                 src.append(u)
                 dst.append(v)
                 weights.append(w)
