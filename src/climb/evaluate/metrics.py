@@ -86,8 +86,11 @@ def _grouped(y: np.ndarray, s: np.ndarray, W: np.ndarray, descending: bool):
     starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
     Wo = W[:, order]
     yo = y[order].astype(bool)
-    pos = np.add.reduceat(np.where(yo, Wo, 0.0), starts, axis=1)
-    neg = np.add.reduceat(np.where(yo, 0.0, Wo), starts, axis=1)
+    pos = np.where(yo, Wo, 0.0)
+    neg = Wo - pos
+    if len(starts) < len(s_sorted):  # tied scores: one column per distinct value
+        pos = np.add.reduceat(pos, starts, axis=1)
+        neg = np.add.reduceat(neg, starts, axis=1)
     return pos, neg
 
 

@@ -238,6 +238,8 @@ def evaluate_task(
     }
 
     def evaluate_group(part: TaskArrays) -> dict[str, Any]:
+        if part.n == task.n:  # a group of every sample (one site, one dataset): same numbers
+            return result
         return bootstrap_task(part, n_resamples, seed, thresholds, unit)[0]
 
     groups = group_metrics(task, evaluate=evaluate_group)
