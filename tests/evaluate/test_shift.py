@@ -169,3 +169,34 @@ def test_shift_refuses_what_is_not_a_shift(shift_run):
         shift_evaluate(run, "../ptbxl", store=str(store), n_resamples=10)
     with pytest.raises(ClimbError, match="not prepared"):
         shift_evaluate(run, "tuab", store=str(store), n_resamples=10)
+
+
+def test_single_label_classes_are_matched_by_name():
+    from types import SimpleNamespace
+
+    from climb.evaluate.metrics import TaskArrays
+    from climb.evaluate.shift import _to_run_classes, shift_entry
+
+    task = SimpleNamespace(key="a.t", type="multiclass", classes=["a", "b", "c"])
+    mapped = _to_run_classes(np.array([0, 1, -1, 2]), ["b", "x", "a"], task, "other")
+    assert np.array_equal(mapped, [1, np.nan, np.nan, 0], equal_nan=True)
+
+    rng = np.random.default_rng(0)
+
+    def arrays(n, n_classes):
+        y = rng.integers(0, n_classes, n)
+        s = rng.dirichlet(np.ones(3), n)
+        s[np.arange(n), y] += 0.5
+        s = s / s.sum(1, keepdims=True)
+        ids = np.array([f"s{i}" for i in range(n)])
+        return TaskArrays("a.t", "multiclass", ["a", "b", "c"], y, s, ids, ids, [{}] * n)
+
+    in_dist, out_dist = arrays(90, 3), arrays(60, 2)  # the other dataset has no class c
+    entry = shift_entry(in_dist, out_dist, "other.t", ["a", "b"], "v", None, 100)
+    assert entry["classes_compared"] == ["a", "b"]
+    assert entry["classes_excluded"] == [{"class": "c", "reason": "not a class of other"}]
+    # both sides become binary a-vs-b tasks on renormalized scores (class-c samples dropped)
+    ood = entry["out_of_distribution"]
+    expected = roc_auc_score(out_dist.y, out_dist.s[:, 1] / out_dist.s[:, :2].sum(1))
+    assert ood["metrics"]["auroc"]["value"] == pytest.approx(expected)
+    assert entry["in_distribution"]["n_samples"] == int(np.sum(in_dist.y < 2))
