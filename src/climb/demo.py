@@ -102,14 +102,21 @@ def training_plan(plan: DemoPlan, store: Path, runs: Path, text_vocab: Path | No
         data={**small, "datasets": ["demo_eeg_eyes"]}, **c)))
     # Multitask pretraining over ECG beats + EEG eyes (finger movements held out for few-shot).
     # Each sample carries only its own modality; late fusion averages what is present.
-    out.append(("multitask pretraining: ECG beats + EEG eyes", _cfg(
-        "multitask_ecg_eeg", "multitask", ["demo_mitbih_beats", "demo_eeg_eyes"],
-        {"ecg": ECG, "eeg": EEG}, fusion={"type": "late"}, epochs=e,
-        data={"store": str(store), "datasets": ["demo_mitbih_beats", "demo_eeg_eyes"],
-              "batch_size": 32, "inputs": ["ecg", "eeg"],
-              "mixture": {"strategy": "temperature", "temperature": 2.0}},
-        loss={"class_weights": "balanced", "drpo": {"enabled": True, "domain": "dataset"}},
-        **c)))
+    # Trained twice, with DRPO domain reweighting (QoQ-Med's hierarchical scheme) and without,
+    # everything else equal: the report's "DRPO on vs off" table compares them (not in --fast,
+    # where the second multitask run would be the slowest step).
+    drpo_runs = [("hierarchical", "multitask_ecg_eeg", "DRPO")]
+    if not plan.fast:
+        drpo_runs.append(("off", "multitask_ecg_eeg_no_drpo", "no DRPO"))
+    for drpo, name, label in drpo_runs:
+        out.append((f"multitask pretraining ({label}): ECG beats + EEG eyes", _cfg(
+            name, "multitask", ["demo_mitbih_beats", "demo_eeg_eyes"],
+            {"ecg": ECG, "eeg": EEG}, fusion={"type": "late"}, epochs=e,
+            data={"store": str(store), "datasets": ["demo_mitbih_beats", "demo_eeg_eyes"],
+                  "batch_size": 32, "inputs": ["ecg", "eeg"],
+                  "mixture": {"strategy": "temperature", "temperature": 2.0}},
+            loss={"class_weights": "balanced", "drpo": {"mode": drpo, "domain": "dataset"}},
+            **c)))
     # Few-shot transfer to the held-out task (finger movements), k = 1 / 8 / 32 per class,
     # from the multitask encoders and, as the baseline, from scratch (same k, same samples).
     for init in ("pretrained", "scratch"):
