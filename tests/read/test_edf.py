@@ -80,12 +80,12 @@ def test_mixed_sampling_rates(shared_data, tmp_path):
     path = tmp_path / "mixed.edf"
     _write(path, [x[0].copy(), x[1, ::2].copy()], ["ECG1", "ECG2"], [360, 180])
     with pytest.raises(
-        RecordError, match=r"different sampling rates: 360 Hz \(ECG1\); 180 Hz \(ECG2\)"
+        RecordError, match=r"different sampling rates: 360 Hz \(1 channel\); 180 Hz \(1 channel\)"
     ):
         read_edf(path)
     sig = read_edf(path, mixed_rates="resample")
     assert sig.fs == 360.0 and sig.data.shape == (2, 1440)
-    assert sig.meta["resampled_channels"] == ["ECG2"]
+    assert sig.meta["resampled_channels"] == 1  # a count: labels are free text
     assert read_edf(path, channels=["ECG2"]).fs == 180.0
 
 
@@ -101,7 +101,7 @@ def test_corrupt_header(shared_data, tmp_path):
 
     short = tmp_path / "short.edf"
     short.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(RecordError, match="shorter than 256"):
+    with pytest.raises(RecordError, match="truncated EDF header: 100 of 256 bytes"):
         read_edf(short)
 
     garbled = tmp_path / "garbled.edf"
@@ -157,3 +157,53 @@ def test_bdf_roundtrip(shared_data, tmp_path):
     sig = read_edf(path)
     assert sig.meta["format"] == "bdf+" and sig.data.shape == (2, 1800)
     np.testing.assert_allclose(sig.data, x, atol=10000 / 65535)  # 16-bit digital range
+
+
+def _patch(path: Path, start: int, width: int, text: str) -> None:
+    """Overwrite one fixed-width ASCII header field (the test is about bad header values)."""
+    raw = bytearray(path.read_bytes())
+    raw[start : start + width] = text.encode("ascii").ljust(width)
+    path.write_bytes(bytes(raw))
+
+
+def test_mne_fallback_never_reads_a_cut_file_shorter(shared_data, tmp_path):
+    """pyEDFlib refuses test_generator_2.edf; MNE used to read the 30 % left as a 1-s record."""
+    data = (shared_data / "wfdb" / "test_generator_2.edf").read_bytes()
+    for fraction in (0.3, 0.4):
+        cut = tmp_path / f"cut{fraction}.edf"
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(RecordError, match=r"truncated: holds \d+ of the 600 data records"):
+            read_edf(cut)
+
+
+def _two_channel(shared_data: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "ok.edf"
+    _write(path, list(_real_ecg(shared_data, 4)), ["ECG1", "ECG2"], [360, 360])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "problem"),
+    [
+        ("duration", "-1", "data record duration is not positive"),
+        ("duration", "nan", "data record duration is not finite"),
+        ("records", "99999999", "absurd number of data records"),
+        ("records", "5", "truncated: holds 4 of the 5 data records"),
+        ("physical maximum", "-5000", "signal 1 physical minimum equals physical maximum"),
+        ("physical maximum", "nan", "signal 1 physical maximum is not finite"),
+        ("digital minimum", "32767", "signal 1 digital minimum is not below"),
+        ("samples per record", "0", "signal 1 samples per record is not positive"),
+        ("samples per record", "-360", "signal 1 samples per record is not positive"),
+    ],
+)  # fmt: skip
+def test_absurd_header_values_are_errors(shared_data, tmp_path, field, text, problem):
+    path = _two_channel(shared_data, tmp_path)
+    assert read_edf(path).fs == 360.0
+    ns = int(path.read_bytes()[252:256])
+    starts = {"duration": (244, 8), "records": (236, 8),
+              "physical maximum": (256 + ns * 112, 8), "digital minimum": (256 + ns * 120, 8),
+              "samples per record": (256 + ns * 216, 8)}  # fmt: skip
+    _patch(path, *starts[field], text)
+    with pytest.raises(RecordError, match=problem) as err:
+        read_edf(path)
+    assert err.value.path.endswith("ok.edf")

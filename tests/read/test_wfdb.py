@@ -94,7 +94,8 @@ def test_wrong_format_code(shared_data, tmp_path):
     hea.write_text(hea.read_text().replace("100.dat 212", "100.dat 999"))
     with pytest.raises(RecordError) as err:
         read_wfdb(base)
-    assert err.value.path.endswith("100.hea") and "wrong format code '999'" in err.value.problem
+    assert err.value.path.endswith("100.hea")
+    assert "signal 1: format code unknown" in err.value.problem
 
 
 def test_missing_header_and_signal_file(shared_data, tmp_path):
@@ -137,3 +138,115 @@ def test_formats_written_by_wfdb_roundtrip(shared_data, tmp_path, fmt, gain):
     dat.write_bytes(dat.read_bytes()[:-8])
     with pytest.raises(RecordError, match="truncated"):
         read_wfdb(tmp_path / "rec")
+
+
+def test_truncated_header_is_a_record_error(shared_data, tmp_path):
+    """A header cut inside the signal lines used to crash (TypeError) in the size check."""
+    base = _copy(shared_data, tmp_path, "100")
+    hea = base.with_suffix(".hea")
+    text = hea.read_bytes()
+    for cut in (30, 40, 45, 60, 80):  # in the record line, in signal 1, before signal 2
+        hea.write_bytes(text[:cut])
+        with pytest.raises(RecordError) as err:
+            read_wfdb(base)
+        assert err.value.path.endswith("100.hea")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("100 2 360 650000", "100 2 -500 650000", "sampling frequency is not positive"),
+        ("100 2 360 650000", "100 2 nan 650000", "sampling frequency is not finite"),
+        ("100 2 360 650000", "100 2 inf 650000", "sampling frequency is not finite"),
+        ("100 2 360 650000", "100 2 1e12 650000", "sampling frequency is above"),
+        ("100.dat 212 200 11 1024 995", "100.dat 212 nan 11 1024 995", "signal 1: ADC gain"),
+        ("100.dat 212 200 11 1024 995", "100.dat 212 0 11 1024 995", "signal 1: ADC gain"),
+        ("100.dat 212 200 11 1024 1011", "100.dat 212 inf 11 1024 1011", "signal 2: ADC gain"),
+        ("100.dat 212 200 11", "100.dat 212x0 200 11", "signal 1: samples per frame"),
+    ],
+)  # fmt: skip
+def test_absurd_header_values_are_not_guessed(shared_data, tmp_path, old, new, problem):
+    """wfdb itself reads fs -500/NaN/inf as 250 Hz and a NaN gain as the default 200."""
+    base = _copy(shared_data, tmp_path, "100")
+    hea = base.with_suffix(".hea")
+    hea.write_text(hea.read_text().replace(old, new))
+    with pytest.raises(RecordError, match=problem) as err:
+        read_wfdb(base)
+    assert err.value.path.endswith("100.hea")
+
+
+def _multi_segment(shared: Path, tmp: Path, layout: bool) -> tuple[Path, np.ndarray]:
+    """A MIMIC-style multi-segment record written with wfdb from real record 100:
+    segment 1 (both leads, 5 s), a 1-s gap (~), segment 2 (V5 only, 5 s); optionally a
+    variable layout segment (length 0) listing the channels first."""
+    import wfdb
+
+    ref = read_wfdb(shared / "wfdb" / "100").data[:, :3600].T.astype(np.float64)
+    common = {"fs": 360, "fmt": ["212"], "adc_gain": [200.0], "baseline": [1024],
+              "write_dir": str(tmp)}  # fmt: skip
+    wfdb.wrsamp("rec_0001", units=["mV", "mV"], sig_name=["MLII", "V5"], p_signal=ref[:1800],
+                **{**common, "fmt": ["212", "212"], "adc_gain": [200.0, 200.0],
+                   "baseline": [1024, 1024]})  # fmt: skip
+    if layout:  # a variable layout: segment 2 holds V5 only
+        wfdb.wrsamp("rec_0002", units=["mV"], sig_name=["V5"], p_signal=ref[1800:, 1:], **common)
+    else:
+        wfdb.wrsamp("rec_0002", units=["mV", "mV"], sig_name=["MLII", "V5"],
+                    p_signal=ref[1800:], **{**common, "fmt": ["212", "212"],
+                                            "adc_gain": [200.0, 200.0], "baseline": [1024, 1024]})
+    names, lengths = ["rec_0001", "rec_0002"], [1800, 1800]
+    if layout:
+        # wfdb cannot write a layout header ('~' signal files); it is two lines of WFDB text
+        (tmp / "rec_layout.hea").write_text(
+            "rec_layout 2 360 0\n~ 0 200/mV 11 1024 0 0 0 MLII\n~ 0 200/mV 11 1024 0 0 0 V5\n"
+        )
+        names, lengths = ["rec_layout", "rec_0001", "~", "rec_0002"], [0, 1800, 360, 1800]
+    master = wfdb.MultiRecord(record_name="rec", n_sig=2, fs=360, sig_len=sum(lengths),
+                              seg_name=names, seg_len=lengths,
+                              layout="variable" if layout else "fixed")  # fmt: skip
+    master.n_seg = len(names)  # wfdb's writer reads it, its constructor does not take it
+    master.wrheader(write_dir=str(tmp))
+    if not layout:
+        return tmp / "rec", ref.T
+    expected = np.full((2, 3960), np.nan)
+    expected[:, :1800] = ref[:1800].T
+    expected[1, 2160:] = ref[1800:, 1]
+    return tmp / "rec", expected
+
+
+@pytest.mark.parametrize("layout", [False, True])
+def test_multi_segment_record(shared_data, tmp_path, layout):
+    """Used to crash with AttributeError ('MultiRecord' object has no attribute 'fmt').
+    Fixed layout: two segments, both leads; variable layout: layout segment, segment 1 (both
+    leads), a 1-s gap, segment 2 (V5 only)."""
+    import wfdb
+
+    base, expected = _multi_segment(shared_data, tmp_path, layout)
+    length = 3960 if layout else 3600
+    assert wfdb.rdrecord(str(base), m2s=True).p_signal.shape == (length, 2)  # wfdb reads it
+    sig = read_wfdb(base)
+    assert sig.channels == ["MLII", "V5"] and sig.fs == 360.0 and sig.data.shape == (2, length)
+    np.testing.assert_allclose(sig.data, expected, atol=0.5 / 200 + 1e-6)  # NaN where expected
+    assert np.isnan(sig.data).sum() == (720 + 1800 if layout else 0)
+    assert sig.meta["segments"] == 2 and sig.meta["gaps"] == int(layout)
+    assert sig.meta["layout"] == "multi-segment, gaps NaN"
+    assert sig.meta["signal_files"] == ["rec_0001", "rec_0002"]
+
+
+def test_multi_segment_record_with_bad_segment(shared_data, tmp_path):
+    base, _ = _multi_segment(shared_data, tmp_path, layout=True)
+    seg = tmp_path / "rec_0002.dat"
+    seg.write_bytes(seg.read_bytes()[:-30])
+    with pytest.raises(RecordError, match="truncated") as err:
+        read_wfdb(base)
+    assert err.value.path.endswith("rec_0002.dat")
+    master = base.with_suffix(".hea")
+    master.write_text(master.read_text().replace("rec_0002 1800", "../rec_0002 1800"))
+    with pytest.raises(RecordError, match="segment 4: segment name is not a record name"):
+        read_wfdb(base)
+    master.write_text(master.read_text().replace("../rec_0002 1800", "rec_0002 1700"))
+    with pytest.raises(RecordError, match="segment lengths do not add up"):
+        read_wfdb(base)
+    (tmp_path / "rec_0001.hea").unlink()
+    master.write_text(master.read_text().replace("rec_0002 1700", "rec_0002 1800"))
+    with pytest.raises(RecordError, match="segment 2 header named in the master is missing"):
+        read_wfdb(base)

@@ -30,40 +30,115 @@ from pathlib import Path
 import numpy as np
 
 from climb.errors import RecordError
-from climb.read.signal import Signal
+from climb.read.signal import Signal, rate_problem
 
 ANNOTATION_LABELS = {"EDF Annotations", "BDF Annotations"}
 
 ChannelSelector = Sequence[str] | Callable[[str], bool] | None
 
 
+_FIELDS = (  # (name, width) of the per-signal header fields, in file order
+    ("label", 16), ("transducer", 80), ("physical dimension", 8), ("physical minimum", 8),
+    ("physical maximum", 8), ("digital minimum", 8), ("digital maximum", 8),
+    ("prefiltering", 80), ("samples per record", 8), ("reserved", 32),
+)  # fmt: skip
+# A declared data-record count above this is a corrupt header whatever the file size says.
+_MAX_RECORDS = 10_000_000
+
+
+def _number(path: Path, text: bytes, field: str, integer: bool = False) -> float:
+    """A numeric header field; the error names the field, never its (free-text) content."""
+    try:
+        word = text.decode("ascii").strip()
+        value = int(word) if integer else float(word)
+    except (ValueError, UnicodeDecodeError):
+        kind = "an integer" if integer else "a number"
+        raise RecordError(path, f"corrupt EDF header: {field} is not {kind}") from None
+    if not np.isfinite(value):
+        raise RecordError(path, f"corrupt EDF header: {field} is not finite")
+    return value
+
+
 def _parse_raw_header(path: Path) -> dict:
-    """The few fixed header fields this module needs (none of them identifying)."""
+    """The fixed header fields this module needs (none of them identifying), validated.
+
+    Checked: header and signal-header blocks complete, every numeric field a finite number,
+    header size = 256 x (signals + 1), samples per record > 0, physical and digital ranges not
+    degenerate. The data-record count is checked against the file size by :func:`_check_size`.
+    """
     try:
         with path.open("rb") as fh:
             head = fh.read(256)
             if len(head) < 256:
-                raise ValueError(f"header is {len(head)} bytes, shorter than 256")
-            ns = int(head[252:256].decode("ascii").strip())
+                raise RecordError(path, f"truncated EDF header: {len(head)} of 256 bytes")
+            ns = int(_number(path, head[252:256], "number of signals", integer=True))
+            if ns <= 0:
+                raise RecordError(path, "corrupt EDF header: number of signals is not positive")
             ext = fh.read(ns * 256)
             if len(ext) < ns * 256:
-                raise ValueError("signal header block is truncated")
-        labels = [ext[i * 16 : (i + 1) * 16].decode("latin-1").strip() for i in range(ns)]
-        base = ns * 216
-        nsamp = [
-            int(ext[base + i * 8 : base + (i + 1) * 8].decode("ascii").strip()) for i in range(ns)
-        ]
-        return {
-            "bdf": head[0:1] == b"\xff",
-            "reserved": head[192:236].decode("latin-1").strip(),
-            "n_records": int(head[236:244].decode("ascii").strip()),
-            "record_s": float(head[244:252].decode("ascii").strip()),
-            "ns": ns,
-            "labels": labels,
-            "nsamp": nsamp,
-        }
-    except (ValueError, UnicodeDecodeError) as err:
-        raise RecordError(path, f"corrupt EDF header: {err}") from None
+                raise RecordError(path, "truncated EDF header: signal header block incomplete")
+    except OSError as err:
+        raise RecordError(path, f"cannot read EDF file ({type(err).__name__})") from None
+    columns: dict[str, list[bytes]] = {}
+    pos = 0
+    for field, width in _FIELDS:
+        columns[field] = [ext[pos + i * width : pos + (i + 1) * width] for i in range(ns)]
+        pos += ns * width
+    header_bytes = int(_number(path, head[184:192], "header size", integer=True))
+    if header_bytes != 256 * (ns + 1):
+        raise RecordError(path, "corrupt EDF header: header size disagrees with signal count")
+    labels = [b.decode("latin-1").strip() for b in columns["label"]]
+    nsamp, phys, digi = [], [], []
+    for i in range(ns):
+        where = f"signal {i + 1}"
+        n = int(_number(path, columns["samples per record"][i], f"{where} samples per record",
+                        integer=True))
+        if n <= 0:
+            raise RecordError(path, f"corrupt EDF header: {where} samples per record is not "
+                                    "positive")
+        pmin = _number(path, columns["physical minimum"][i], f"{where} physical minimum")
+        pmax = _number(path, columns["physical maximum"][i], f"{where} physical maximum")
+        dmin = _number(path, columns["digital minimum"][i], f"{where} digital minimum", True)
+        dmax = _number(path, columns["digital maximum"][i], f"{where} digital maximum", True)
+        if pmin == pmax:
+            raise RecordError(path, f"corrupt EDF header: {where} physical minimum equals "
+                                    "physical maximum")
+        if dmin >= dmax:
+            raise RecordError(path, f"corrupt EDF header: {where} digital minimum is not below "
+                                    "digital maximum")
+        nsamp.append(n)
+        phys.append((pmin, pmax))
+        digi.append((dmin, dmax))
+    n_records = int(_number(path, head[236:244], "number of data records", integer=True))
+    record_s = _number(path, head[244:252], "data record duration")
+    return {
+        "bdf": head[0:1] == b"\xff",
+        "reserved": head[192:236].decode("latin-1").strip(),
+        "n_records": n_records,
+        "record_s": record_s,
+        "ns": ns,
+        "labels": labels,
+        "nsamp": nsamp,
+        "physical": phys,
+        "digital": digi,
+    }
+
+
+def _check_size(path: Path, hdr: dict) -> None:
+    """The declared records present in full: a short file is an error, never read shorter."""
+    if hdr["n_records"] <= 0:
+        raise RecordError(path, "header declares no (or an unknown number of) data records")
+    if hdr["n_records"] > _MAX_RECORDS:
+        raise RecordError(path, "header declares an absurd number of data records")
+    bps = 3 if hdr["bdf"] else 2
+    record_bytes = sum(hdr["nsamp"]) * bps
+    data_bytes = path.stat().st_size - 256 * (hdr["ns"] + 1)
+    held = max(data_bytes, 0) // record_bytes
+    if held < hdr["n_records"]:
+        raise RecordError(
+            path, f"truncated: holds {held} of the {hdr['n_records']} data records the header "
+            "declares",
+        )
 
 
 _TAL_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)\x14")
@@ -118,16 +193,15 @@ def _select(labels: list[str], channels: ChannelSelector, path: Path) -> list[in
     return [lookup[c.strip().upper()] for c in channels]
 
 
-def describe_rates(names: list[str], rates: list[float]) -> str:
-    """ "250 Hz (EEG FP1-REF, EEG FP2-REF, +19 more); 1 Hz (BURSTS)" for an error message."""
-    groups: dict[float, list[str]] = {}
-    for name, rate in zip(names, rates, strict=True):
-        groups.setdefault(rate, []).append(name)
-    parts = []
-    for rate, members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        shown = ", ".join(members[:3]) + (f", +{len(members) - 3} more" if len(members) > 3 else "")
-        parts.append(f"{rate:g} Hz ({shown})")
-    return "; ".join(parts)
+def describe_rates(rates: list[float]) -> str:
+    """ "250 Hz (21 channels); 1 Hz (1 channel)" for an error message (labels are free text)."""
+    groups: dict[float, int] = {}
+    for rate in rates:
+        groups[rate] = groups.get(rate, 0) + 1
+    return "; ".join(
+        f"{rate:g} Hz ({n} channel{'s' if n > 1 else ''})"
+        for rate, n in sorted(groups.items(), key=lambda kv: -kv[1])
+    )
 
 
 def _unify_rates(
@@ -137,7 +211,7 @@ def _unify_rates(
     resampled: list[str] = []
     if len(set(rates)) > 1:
         if mixed_rates != "resample":
-            listing = describe_rates(names, rates)
+            listing = describe_rates(rates)
             raise RecordError(path, f"channels have different sampling rates: {listing}")
         from fractions import Fraction
 
@@ -153,6 +227,15 @@ def _unify_rates(
     return data, fs, resampled
 
 
+def _edflib_problem(err: Exception) -> str:
+    """pyEDFlib's refusal, without any header text it might quote."""
+    # edflib's messages are fixed texts ("the file is not EDF(+) or BDF(+) compliant
+    # (Physical Dimension)"), prefixed by the path; anything else is named by its type only.
+    match = re.search(r"(the file is not EDF\(\+\) or BDF\(\+\) compliant[A-Za-z+ (),.':]*)$",
+                      str(err))
+    return match.group(1) if match else type(err).__name__
+
+
 def _read_pyedflib(path: Path, channels: ChannelSelector, mixed_rates: str) -> tuple:
     import pyedflib
 
@@ -162,9 +245,9 @@ def _read_pyedflib(path: Path, channels: ChannelSelector, mixed_rates: str) -> t
         picked = _select(labels, channels, path)
         names = [labels[i] for i in picked]
         rates = [float(reader.getSampleFrequency(i)) for i in picked]
-        for name, rate in zip(names, rates, strict=True):
-            if not rate > 0:
-                raise RecordError(path, f"channel {name!r} has sampling rate {rate}")
+        for i, rate in zip(picked, rates, strict=True):
+            if rate_problem(rate):
+                raise RecordError(path, f"signal {i + 1}: sampling rate {rate_problem(rate)}")
         rows = [reader.readSignal(i, digital=False) for i in picked]
         units = [str(reader.getPhysicalDimension(i)).strip() for i in picked]
         onsets, durations, texts = reader.readAnnotations()
@@ -194,7 +277,7 @@ def _read_mne(path: Path, channels: ChannelSelector, mixed_rates: str) -> tuple:
     native = {lab: n for lab, n in zip(hdr["labels"], hdr["nsamp"], strict=True)}
     rates = [native.get(n, 0) / hdr["record_s"] if hdr["record_s"] else 0.0 for n in names]
     if len(set(rates)) > 1 and mixed_rates != "resample":
-        listing = describe_rates(names, rates)
+        listing = describe_rates(rates)
         raise RecordError(path, f"channels have different sampling rates: {listing}")
     data = raw.get_data(picks=[raw.ch_names[i] for i in picked]).astype(np.float32)
     orig = getattr(raw, "_orig_units", {}) or {}
@@ -224,7 +307,7 @@ def _annotations_only(path: Path, hdr: dict, variant: str | None, meta_extra: di
     try:
         reader = pyedflib.EdfReader(str(path))
     except OSError as err:
-        raise RecordError(path, f"unreadable EDF+: {err}") from None
+        raise RecordError(path, f"unreadable EDF+ ({_edflib_problem(err)})") from None
     try:
         onsets, durations, texts = reader.readAnnotations()
     finally:
@@ -264,8 +347,14 @@ def read_edf(
     if not path.exists():
         raise RecordError(path, "EDF file not found")
     hdr = _parse_raw_header(path)
-    if hdr["n_records"] <= 0:
-        raise RecordError(path, f"header declares {hdr['n_records']} data records")
+    _check_size(path, hdr)
+    signals = [i for i, lab in enumerate(hdr["labels"]) if lab not in ANNOTATION_LABELS]
+    if hdr["record_s"] < 0 or (signals and rate_problem(hdr["record_s"])):
+        raise RecordError(path, "corrupt EDF header: data record duration is not positive")
+    for i in signals:
+        if rate_problem(hdr["nsamp"][i] / hdr["record_s"]):
+            problem = rate_problem(hdr["nsamp"][i] / hdr["record_s"])
+            raise RecordError(path, f"signal {i + 1}: sampling rate {problem}")
     variant = hdr["reserved"][:5] if hdr["reserved"].startswith(("EDF+", "BDF+")) else None
     meta_extra: dict = {}
     if variant in {"EDF+D", "BDF+D"}:
@@ -292,11 +381,18 @@ def read_edf(
         except Exception as second:
             raise RecordError(
                 path,
-                f"unreadable EDF: pyedflib: {first}; mne: {type(second).__name__}: {second}",
+                f"unreadable EDF: pyedflib: {_edflib_problem(first)}; mne: "
+                f"{type(second).__name__}",
             ) from None
     data, fs, names, units, annotations, filetype, resampled = result
+    declared = hdr["n_records"] * hdr["record_s"] * fs
+    if abs(data.shape[1] - declared) > 0.5:
+        raise RecordError(
+            path, f"{reader} read {data.shape[1]} samples per channel, the header declares "
+            f"{declared:.0f}",
+        )
     if resampled:
-        meta_extra["resampled_channels"] = resampled
+        meta_extra["resampled_channels"] = len(resampled)
     return Signal(
         data=np.ascontiguousarray(data, dtype=np.float32),
         fs=float(fs),

@@ -29,3 +29,22 @@ class Signal:
             raise ValueError(
                 f"{len(self.channels)} channel names for {self.data.shape[0]} channels"
             )
+
+
+# Above this a "sampling rate" is a corrupt header, not a physiological recording.
+MAX_FS = 1e6
+
+
+def rate_problem(fs: object) -> str | None:
+    """Why ``fs`` is not a usable sampling rate (None when it is): finite, > 0, <= MAX_FS."""
+    try:
+        value = float(fs)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "is not a number"
+    if value != value or value in (float("inf"), float("-inf")):
+        return "is not finite"
+    if value <= 0:
+        return "is not positive"
+    if value > MAX_FS:
+        return f"is above {MAX_FS:g} Hz"
+    return None
