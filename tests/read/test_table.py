@@ -46,7 +46,7 @@ def test_signal_table_tsv_with_fs(tmp_path):
     [
         (lambda lines: lines.__setitem__(5, lines[5] + ",9,9"), "ragged or malformed"),
         (lambda lines: lines.__setitem__(5, lines[5].rsplit(",", 1)[0]), "line 6: missing"),
-        (lambda lines: lines.__setitem__(7, "0.048,oops,0.9,0.1"), "'ax' is not numeric"),
+        (lambda lines: lines.__setitem__(7, "0.048,oops,0.9,0.1"), "column 1 is not numeric"),
         (lambda lines: lines.__setitem__(9, "0.01" + lines[9][lines[9].index(",") :]), "time"),
     ],
 )

@@ -81,7 +81,7 @@ def test_unknown_class_label(finger_copy):
     i = _data_index(lines)
     lines[i] = lines[i].rsplit(":", 1)[0] + ":middle"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(RecordError, match="'middle' not in @classLabel"):
+    with pytest.raises(RecordError, match=r"line \d+: class label not in @classLabel"):
         read_ts(path)
 
 

@@ -127,7 +127,8 @@ def _parse_raw_header(path: Path) -> dict:
 def _check_size(path: Path, hdr: dict) -> None:
     """The declared records present in full: a short file is an error, never read shorter."""
     if hdr["n_records"] <= 0:
-        raise RecordError(path, "header declares no (or an unknown number of) data records")
+        raise RecordError(path, f"header declares {hdr['n_records']} data records (none or "
+                                "an unknown number)")
     if hdr["n_records"] > _MAX_RECORDS:
         raise RecordError(path, "header declares an absurd number of data records")
     bps = 3 if hdr["bdf"] else 2

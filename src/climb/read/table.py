@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from climb.errors import RecordError
-from climb.read.signal import Signal
+from climb.read.signal import Signal, rate_problem
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 TIME_COLUMNS = ("time", "time_s", "t", "timestamp", "seconds", "elapsed time")
 
 
@@ -36,21 +38,24 @@ def _read_frame(path: Path, sep: str, **kwargs: Any) -> pd.DataFrame:
         raise RecordError(path, "file not found")
     try:
         return pd.read_csv(path, sep=sep, **kwargs)
-    except pd.errors.ParserError as err:
+    except pd.errors.ParserError as err:  # pandas' text names the line, never a cell
         raise RecordError(path, f"ragged or malformed table: {err}") from None
     except pd.errors.EmptyDataError:
         raise RecordError(path, "empty table") from None
-    except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as err:
-        raise RecordError(path, f"cannot read table: {type(err).__name__}: {err}") from None
+    except UnicodeDecodeError as err:
+        raise RecordError(path, f"not UTF-8 text (byte {err.start})") from None
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise RecordError(path, f"cannot read table ({type(err).__name__})") from None
 
 
 def _numeric(path: Path, frame: pd.DataFrame, what: str) -> np.ndarray:
-    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if bad:
-        col = bad[0]
-        sample = frame[col][pd.to_numeric(frame[col], errors="coerce").isna()].iloc[:1].tolist()
-        raise RecordError(path, f"{what} column {col!r} is not numeric (e.g. {sample})")
-    return frame.to_numpy(dtype=np.float32)
+    bad = [k for k, c in enumerate(frame.columns) if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:  # column names and cells are free text: named by position only
+        raise RecordError(path, f"{what} column {bad[0] + 1} is not numeric")
+    values = frame.to_numpy(dtype=np.float64)
+    if np.isinf(values).any() or (np.abs(values[np.isfinite(values)]) > _FLOAT32_MAX).any():
+        raise RecordError(path, f"{what} values infinite or beyond the float32 range")
+    return values.astype(np.float32)
 
 
 def read_signal_table(
@@ -82,7 +87,7 @@ def read_signal_table(
         tcol = next((c for c in frame.columns if c.lower() in TIME_COLUMNS), None)
     elif time_column is not None:
         if time_column not in frame.columns:
-            raise RecordError(path, f"no time column {time_column!r}; columns: {list(frame)}")
+            raise RecordError(path, f"no time column {time_column!r}")
         tcol = time_column
     if tcol is not None:
         times = _numeric(path, frame[[tcol]], "time")[:, 0].astype(np.float64) * time_scale
@@ -90,13 +95,15 @@ def read_signal_table(
         if fs is None:
             steps = np.diff(times)
             if steps.size == 0 or not np.all(steps > 0):
-                raise RecordError(path, f"time column {tcol!r} is not strictly increasing")
+                raise RecordError(path, "time column is not strictly increasing")
             step = float(np.median(steps))
             if np.max(np.abs(steps - step)) > 0.01 * step:
-                raise RecordError(path, f"time column {tcol!r} is not uniformly sampled")
+                raise RecordError(path, "time column is not uniformly sampled")
             fs = (times.size - 1) / (times[-1] - times[0])  # less rounding than 1 / step
     if fs is None:
         raise RecordError(path, "no time column and no sampling rate given")
+    if rate_problem(fs):
+        raise RecordError(path, f"sampling rate {rate_problem(fs)}")
     data = _numeric(path, frame, "signal").T.copy()
     if not allow_missing and np.isnan(data).any():
         row = int(np.argwhere(np.isnan(data).any(axis=0))[0, 0])
@@ -147,7 +154,7 @@ def read_expression_matrix(
     frame.columns = [str(c).strip() for c in frame.columns]
     id_col = frame.columns[gene_column] if isinstance(gene_column, int) else gene_column
     if id_col not in frame.columns:
-        raise RecordError(path, f"no gene id column {id_col!r}; columns: {list(frame)[:5]}")
+        raise RecordError(path, f"no gene id column {id_col!r}")
     names = None
     if name_column == "auto":
         name_column = next((c for c in frame.columns if c.lower() == "gene name"), None)
@@ -243,7 +250,7 @@ def read_series_matrix(path: str | Path) -> SeriesMatrix:
     except pd.errors.ParserError as err:
         raise RecordError(path, f"ragged series matrix table: {err}") from None
     if frame.columns[0] != "ID_REF":
-        raise RecordError(path, f"table starts with {frame.columns[0]!r}, expected 'ID_REF'")
+        raise RecordError(path, "table does not start with an 'ID_REF' column")
     values = frame.drop(columns=["ID_REF"])
     matrix = ExpressionMatrix(
         values=_numeric(path, values, "sample"),

@@ -12,6 +12,7 @@ them (from the dataset's description file).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 from climb.errors import RecordError
 
 _BOOL = {"true": True, "false": False}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -44,7 +46,7 @@ def _parse_header(path: Path, key: str, rest: str, header: dict[str, Any]) -> No
     words = rest.split()
     if key in {"timestamps", "univariate", "equallength", "missing", "classlabel", "targetlabel"}:
         if not words or words[0].lower() not in _BOOL:
-            raise RecordError(path, f"header @{key} must be true or false, got {rest!r}")
+            raise RecordError(path, f"header @{key} must be true or false")
         header[key] = _BOOL[words[0].lower()]
         if key == "classlabel":
             header["classes"] = words[1:]
@@ -54,9 +56,12 @@ def _parse_header(path: Path, key: str, rest: str, header: dict[str, Any]) -> No
         try:
             header[key] = int(words[0])
         except (IndexError, ValueError):
-            raise RecordError(path, f"header @{key} must be an integer, got {rest!r}") from None
-    else:
-        header[key] = rest.strip()
+            raise RecordError(path, f"header @{key} must be an integer") from None
+        if header[key] <= 0:
+            raise RecordError(path, f"header @{key} must be positive")
+    elif key == "problemname" and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", rest.strip()):
+        header[key] = rest.strip()  # a dataset name ("EyesOpenShut"); free text is not kept
+    # other keys (free text such as descriptions) are not kept
 
 
 def _parse_values(path: Path, lineno: int, text: str) -> np.ndarray:
@@ -64,11 +69,14 @@ def _parse_values(path: Path, lineno: int, text: str) -> np.ndarray:
     if not text:
         raise RecordError(path, f"line {lineno}: empty dimension")
     try:
-        return np.array(
-            [np.nan if v.strip() == "?" else float(v) for v in text.split(",")], dtype=np.float32
+        values = np.array(
+            [np.nan if v.strip() == "?" else float(v) for v in text.split(",")], dtype=np.float64
         )
-    except ValueError as err:
-        raise RecordError(path, f"line {lineno}: not a number in series ({err})") from None
+    except ValueError:
+        raise RecordError(path, f"line {lineno}: not a number in series") from None
+    if np.isinf(values).any() or (np.abs(values[np.isfinite(values)]) > _FLOAT32_MAX).any():
+        raise RecordError(path, f"line {lineno}: infinite or out-of-range value in series")
+    return values.astype(np.float32)
 
 
 def read_ts(path: str | Path) -> TsData:
@@ -76,8 +84,10 @@ def read_ts(path: str | Path) -> TsData:
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise RecordError(path, f"cannot read .ts file: {err}") from None
+    except UnicodeDecodeError as err:
+        raise RecordError(path, f"not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise RecordError(path, f"cannot read .ts file ({type(err).__name__})") from None
 
     header: dict[str, Any] = {}
     cases: list[np.ndarray] = []
@@ -106,10 +116,7 @@ def read_ts(path: str | Path) -> TsData:
                 raise RecordError(path, f"line {lineno}: no class label after the series")
             label = parts.pop().strip()
             if label not in header["classes"]:
-                raise RecordError(
-                    path,
-                    f"line {lineno}: class label {label!r} not in @classLabel {header['classes']}",
-                )
+                raise RecordError(path, f"line {lineno}: class label not in @classLabel")
         dims = [_parse_values(path, lineno, p) for p in parts]
         want_dims = header.get("dimensions") or (1 if header.get("univariate") else None)
         if want_dims is not None and len(dims) != want_dims:
