@@ -15,14 +15,38 @@ MODEL = {"model": {"fusion": {"type": "late"}, "encoders": {"ecg": {}, "image": 
 
 
 def test_drpo_table_pairs_runs_differing_only_in_drpo(tmp_path):
-    on = make_run(tmp_path, "mt-drpo", "multitask", skill=1.2, seed=2,
-                  extra_config={**MODEL, "loss": {"drpo": {"mode": "hierarchical"}}})
-    off = make_run(tmp_path, "mt-off", "multitask", skill=0.8, seed=2,
-                   extra_config={**MODEL, "loss": {"drpo": {"mode": "off"}}})
-    other = make_run(tmp_path, "mt-other-seed", "multitask", skill=0.8, seed=5,
-                     extra_config={**MODEL, "loss": {"drpo": {"mode": "off"}}})
-    single = make_run(tmp_path, "single", "single", tasks=[TASKS[0]], seed=1,
-                      extra_config={"model": {"encoders": {"ecg": {}}}})
+    on = make_run(
+        tmp_path,
+        "mt-drpo",
+        "multitask",
+        skill=1.2,
+        seed=2,
+        extra_config={**MODEL, "loss": {"drpo": {"mode": "hierarchical"}}},
+    )
+    off = make_run(
+        tmp_path,
+        "mt-off",
+        "multitask",
+        skill=0.8,
+        seed=2,
+        extra_config={**MODEL, "loss": {"drpo": {"mode": "off"}}},
+    )
+    other = make_run(
+        tmp_path,
+        "mt-other-seed",
+        "multitask",
+        skill=0.8,
+        seed=5,
+        extra_config={**MODEL, "loss": {"drpo": {"mode": "off"}}},
+    )
+    single = make_run(
+        tmp_path,
+        "single",
+        "single",
+        tasks=[TASKS[0]],
+        seed=1,
+        extra_config={"model": {"encoders": {"ecg": {}}}},
+    )
     runs = [load_run_info(r, n_resamples=50) for r in (on, off, other, single)]
     assert [drpo_mode(r.config) for r in runs] == ["hierarchical", "off", "off", "off"]
     assert drpo_mode({"loss": {"drpo": {"enabled": True}}}) == "hierarchical"
@@ -31,28 +55,40 @@ def test_drpo_table_pairs_runs_differing_only_in_drpo(tmp_path):
     assert {(r["drpo_run"], r["off_run"]) for r in table.records} == {("mt-drpo", "mt-off")}
     assert len(table.rows) == len(TASKS)
     key = TASKS[0]["key"]
-    expected = paired_bootstrap(load_task_arrays(on, "test")[key],
-                                load_task_arrays(off, "test")[key], n_resamples=50, seed=0)
+    expected = paired_bootstrap(
+        load_task_arrays(on, "test")[key],
+        load_task_arrays(off, "test")[key],
+        n_resamples=50,
+        seed=0,
+    )
     record = next(r for r in table.records if r["task"] == key)
     assert record["diff"] == expected["diff"] and record["p_value"] == expected["p_value"]
     assert record["diff"]["value"] > 0  # the more skilful run is the DRPO one here
 
     for r in (on, off, other, single):
         write_json(r / "metrics.json", evaluate_run(r, n_resamples=50))
-    index = write_report([load_run_info(r, n_resamples=50) for r in (on, off, single)],
-                         tmp_path / "report", n_resamples=50)
+    index = write_report(
+        [load_run_info(r, n_resamples=50) for r in (on, off, single)],
+        tmp_path / "report",
+        n_resamples=50,
+    )
     assert "Multitask: DRPO on vs off" in index.read_text()
     # without a pair there is no DRPO section (and no empty table)
-    alone = write_report([load_run_info(r, n_resamples=50) for r in (off, single)],
-                         tmp_path / "report2", n_resamples=50)
+    alone = write_report(
+        [load_run_info(r, n_resamples=50) for r in (off, single)],
+        tmp_path / "report2",
+        n_resamples=50,
+    )
     assert "DRPO on vs off" not in alone.read_text()
 
 
 def test_fewshot_rows_name_their_selection(tmp_path):
-    run = make_run(tmp_path, "fs-k4", "fewshot", tasks=[TASKS[0]], seed=4,
-                   extra_config={"fewshot": {"k": 4}})
-    old = make_run(tmp_path, "fs-old", "fewshot", tasks=[TASKS[0]], seed=5,
-                   extra_config={"fewshot": {"k": 8}})
+    run = make_run(
+        tmp_path, "fs-k4", "fewshot", tasks=[TASKS[0]], seed=4, extra_config={"fewshot": {"k": 4}}
+    )
+    old = make_run(
+        tmp_path, "fs-old", "fewshot", tasks=[TASKS[0]], seed=5, extra_config={"fewshot": {"k": 8}}
+    )
     selection = "k-shot validation (k=4 per class, 8 samples)"
     (run / "fewshot_indices.json").write_text(json.dumps({"selection": selection}))
     for r in (run, old):

@@ -26,8 +26,7 @@ from climb.train.lightning_module import ClimbModule
 
 def _groups(centres: list[float], n: int, h: int = 8, noise: float = 0.01, seed: int = 0):
     rng = np.random.default_rng(seed)
-    return np.concatenate([np.clip(c + noise * rng.standard_normal((n, h)), 0, 1)
-                           for c in centres])
+    return np.concatenate([np.clip(c + noise * rng.standard_normal((n, h)), 0, 1) for c in centres])
 
 
 def test_elbow_picks_k_on_constructed_difficulties():
@@ -65,8 +64,9 @@ def test_weights_mean_one_and_finite_in_edge_cases():
     w = rw.weigh(["A"], ["x"], torch.tensor([0.0]), torch.tensor([True]))
     assert torch.equal(w, torch.ones(1))
     # every reward 0 (floored), unsupervised samples weigh 0 and do not count as drawn
-    w = rw.weigh(["A", "B", "B"], ["x", "y", "z"], torch.zeros(3),
-                 torch.tensor([True, True, False]))
+    w = rw.weigh(
+        ["A", "B", "B"], ["x", "y", "z"], torch.zeros(3), torch.tensor([True, True, False])
+    )
     assert torch.isfinite(w).all() and w[2] == 0
     assert torch.isclose(w[:2].mean(), torch.tensor(1.0))
     assert rw.drawn.tolist() == [2.0, 1.0]
@@ -83,8 +83,7 @@ def test_weights_mean_one_and_finite_in_edge_cases():
 
 
 def test_counts_and_bounded_history_come_from_drawn_batches():
-    rw = DomainReweighter(["A", "B"], mode="hierarchical", history=3, max_samples=5,
-                          refit_every=2)
+    rw = DomainReweighter(["A", "B"], mode="hierarchical", history=3, max_samples=5, refit_every=2)
     for step in range(4):
         ids = [f"a{step}", f"a{step + 10}", "a0", "b0"]
         rw.weigh(["A", "A", "A", "B"], ids, torch.full((4,), 0.5), torch.ones(4))
@@ -102,20 +101,31 @@ def test_reward_is_probability_of_the_true_label_for_every_task_type():
     logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     r = reward(logits, torch.tensor([0, 0]), "multiclass", torch.tensor([True, True]))
     assert torch.allclose(r, torch.softmax(logits, 1)[:, 0])
-    ml = reward(torch.tensor([[0.0, 10.0]]), torch.tensor([[1.0, float("nan")]]),
-                "multilabel", torch.tensor([True]))
+    ml = reward(
+        torch.tensor([[0.0, 10.0]]),
+        torch.tensor([[1.0, float("nan")]]),
+        "multilabel",
+        torch.tensor([True]),
+    )
     assert torch.allclose(ml, torch.tensor([0.5]))  # the unknown class is ignored
-    reg = reward(torch.zeros(2, 1), torch.zeros(2), "regression", torch.tensor([True, False]),
-                 per_sample_loss=torch.tensor([2.0, 5.0]), regression_scale=2.0)
+    reg = reward(
+        torch.zeros(2, 1),
+        torch.zeros(2),
+        "regression",
+        torch.tensor([True, False]),
+        per_sample_loss=torch.tensor([2.0, 5.0]),
+        regression_scale=2.0,
+    )
     assert torch.allclose(reg, torch.tensor([math.exp(-1.0), 0.0]))
 
 
 def _module(mode: str, **drpo) -> tuple[ClimbModule, list[TaskSpec]]:
     torch.manual_seed(0)
-    tasks = [TaskSpec("a.y", "a", "y", "multiclass", ["0", "1", "2"]),
-             TaskSpec("b.y", "b", "y", "multiclass", ["0", "1"])]
-    model = MultimodalModel({"tabular": {"type": "mlp", "in_features": 3, "hidden": [8]}},
-                            tasks)
+    tasks = [
+        TaskSpec("a.y", "a", "y", "multiclass", ["0", "1", "2"]),
+        TaskSpec("b.y", "b", "y", "multiclass", ["0", "1"]),
+    ]
+    model = MultimodalModel({"tabular": {"type": "mlp", "in_features": 3, "hidden": [8]}}, tasks)
     cfg = copy.deepcopy(DEFAULTS)
     cfg["loss"]["drpo"].update(mode=mode, **drpo)
     return ClimbModule(model, tasks, cfg, domains=["a", "b"]), tasks
@@ -125,8 +135,10 @@ def _batch() -> dict:
     g = torch.Generator().manual_seed(1)
     return {
         "inputs": {"tabular": torch.randn(8, 3, generator=g)},
-        "labels": {"a.y": torch.tensor([0, 1, 2, 0, 1, 2, -1, -1]),
-                   "b.y": torch.tensor([-1] * 6 + [0, 1])},
+        "labels": {
+            "a.y": torch.tensor([0, 1, 2, 0, 1, 2, -1, -1]),
+            "b.y": torch.tensor([-1] * 6 + [0, 1]),
+        },
         "dataset": ["a"] * 6 + ["b"] * 2,
         "sample_id": [f"s{i}" for i in range(8)],
         "meta": [{}] * 8,
@@ -156,8 +168,13 @@ def test_module_gradient_matches_hand_computed_drpo_loss_for_two_domains():
     plain = copy.deepcopy(hand)
     plain.zero_grad()
     out = plain(batch)
-    (0.5 * (F.cross_entropy(out["a.y"][:6], batch["labels"]["a.y"][:6])
-            + F.cross_entropy(out["b.y"][6:], batch["labels"]["b.y"][6:]))).backward()
+    (
+        0.5
+        * (
+            F.cross_entropy(out["a.y"][:6], batch["labels"]["a.y"][:6])
+            + F.cross_entropy(out["b.y"][6:], batch["labels"]["b.y"][6:])
+        )
+    ).backward()
     # the domain weight does not cancel: DRPO's gradient is not the unweighted one
     assert (_grads(module.model) - _grads(plain)).abs().max() > 1e-3
     off, _ = _module("off")

@@ -65,9 +65,14 @@ from torch import nn
 MODES = ("off", "simple", "hierarchical")
 
 
-def reward(logits: torch.Tensor, labels: torch.Tensor, task_type: str,
-           known: torch.Tensor, per_sample_loss: torch.Tensor | None = None,
-           regression_scale: float | None = None) -> torch.Tensor:
+def reward(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    task_type: str,
+    known: torch.Tensor,
+    per_sample_loss: torch.Tensor | None = None,
+    regression_scale: float | None = None,
+) -> torch.Tensor:
     """Per-sample reward in [0, 1] (probability of the true label); 0 where ``known`` is
     False. Regression: ``exp(-loss / regression_scale)``."""
     with torch.no_grad():
@@ -90,8 +95,9 @@ def reward(logits: torch.Tensor, labels: torch.Tensor, task_type: str,
         return torch.where(known, r, torch.zeros_like(r))
 
 
-def select_k_elbow(points: np.ndarray, k_max: int = 10, tol: float = 0.1,
-                   min_spread: float = 0.05) -> int:
+def select_k_elbow(
+    points: np.ndarray, k_max: int = 10, tol: float = 0.1, min_spread: float = 0.05
+) -> int:
     """QoQ-Med's elbow rule: k-means inertia for k = 1..k_max (at most the number of distinct
     points); the chosen k is the first whose next inertia drop is below ``tol`` times its
     own drop.
@@ -106,8 +112,10 @@ def select_k_elbow(points: np.ndarray, k_max: int = 10, tol: float = 0.1,
     spread = float(np.sqrt(((points - points.mean(0)) ** 2).mean())) if len(points) else 0.0
     if k_cap <= 1 or spread < min_spread:
         return 1
-    inertias = [KMeans(n_clusters=k, n_init="auto", random_state=0).fit(points).inertia_
-                for k in range(1, k_cap + 1)]
+    inertias = [
+        KMeans(n_clusters=k, n_init="auto", random_state=0).fit(points).inertia_
+        for k in range(1, k_cap + 1)
+    ]
     drops = -np.diff(inertias)
     for i in range(1, len(drops)):
         if drops[i] < tol * drops[i - 1]:
@@ -115,8 +123,9 @@ def select_k_elbow(points: np.ndarray, k_max: int = 10, tol: float = 0.1,
     return k_cap
 
 
-def cluster_difficulties(points: np.ndarray, k_max: int = 10, tol: float = 0.1
-                         ) -> dict[str, np.ndarray]:
+def cluster_difficulties(
+    points: np.ndarray, k_max: int = 10, tol: float = 0.1
+) -> dict[str, np.ndarray]:
     """k-means (k by :func:`select_k_elbow`) of reward vectors ``[N, H]``: ``centroids
     [k, H]``, ``counts [k]`` (>= 1) and ``means [k]`` (mean reward of each centroid)."""
     from sklearn.cluster import KMeans
@@ -131,12 +140,16 @@ def cluster_difficulties(points: np.ndarray, k_max: int = 10, tol: float = 0.1
             km = KMeans(n_clusters=k, n_init="auto", random_state=0).fit(points)
         centroids, labels = km.cluster_centers_, km.labels_
     counts = np.bincount(labels, minlength=len(centroids)).astype(float)
-    return {"centroids": centroids.astype(float), "counts": np.maximum(counts, 1.0),
-            "means": centroids.mean(1).astype(float)}
+    return {
+        "centroids": centroids.astype(float),
+        "counts": np.maximum(counts, 1.0),
+        "means": centroids.mean(1).astype(float),
+    }
 
 
-def hierarchical_factor(n_domain: float, mu_domain: float, n_cluster: float, mu_cluster: float,
-                        min_reward: float = 0.05) -> float:
+def hierarchical_factor(
+    n_domain: float, mu_domain: float, n_cluster: float, mu_cluster: float, min_reward: float = 0.05
+) -> float:
     """QoQ-Med's divisor ``max(sqrt(N_d) * mu_d, eps) * sqrt(N_c) * mu_c`` (mean rewards
     floored at ``min_reward``, counts at 1)."""
     mu_d = max(mu_domain, min_reward)
@@ -165,10 +178,21 @@ def _sample_key(domain: str, sample_id: str) -> int:
 class DomainReweighter(nn.Module):
     """Per-sample loss weights (mean 1 over a batch) from domains and difficulty clusters."""
 
-    def __init__(self, domains: Iterable[str], mode: str = "hierarchical", alpha: float = 0.5,
-                 beta: float = 1.0, ema: float = 0.9, max_weight: float = 10.0,
-                 history: int = 8, max_samples: int = 4096, refit_every: int = 50,
-                 k_max: int = 10, elbow_tol: float = 0.1, min_reward: float = 0.05):
+    def __init__(
+        self,
+        domains: Iterable[str],
+        mode: str = "hierarchical",
+        alpha: float = 0.5,
+        beta: float = 1.0,
+        ema: float = 0.9,
+        max_weight: float = 10.0,
+        history: int = 8,
+        max_samples: int = 4096,
+        refit_every: int = 50,
+        k_max: int = 10,
+        elbow_tol: float = 0.1,
+        min_reward: float = 0.05,
+    ):
         super().__init__()
         if mode not in ("simple", "hierarchical"):
             raise ValueError(f"drpo mode must be simple or hierarchical, not {mode!r}")
@@ -183,8 +207,9 @@ class DomainReweighter(nn.Module):
         self.history, self.max_samples, self.refit_every = history, max_samples, refit_every
         self.k_max, self.elbow_tol, self.min_reward = k_max, elbow_tol, min_reward
         self.steps = 0
-        self.histories: dict[str, OrderedDict[int, deque]] = {d: OrderedDict()
-                                                               for d in self.domains}
+        self.histories: dict[str, OrderedDict[int, deque]] = {
+            d: OrderedDict() for d in self.domains
+        }
         self.fits: dict[str, dict[str, np.ndarray]] = {}
         self.regression_scales: dict[str, float] = {}
         self.epoch_sums = torch.zeros(n, dtype=torch.float64)
@@ -196,11 +221,13 @@ class DomainReweighter(nn.Module):
         try:
             return torch.tensor([self.index[d] for d in domains], device=self.drawn.device)
         except KeyError as err:
-            raise KeyError(f"domain {err.args[0]!r} not among the training domains "
-                           f"{self.domains}") from None
+            raise KeyError(
+                f"domain {err.args[0]!r} not among the training domains {self.domains}"
+            ) from None
 
-    def regression_scale(self, task_key: str, per_sample_loss: torch.Tensor,
-                         known: torch.Tensor) -> float | None:
+    def regression_scale(
+        self, task_key: str, per_sample_loss: torch.Tensor, known: torch.Tensor
+    ) -> float | None:
         """``L0`` of a regression task: its mean loss on its first supervised batch."""
         if task_key not in self.regression_scales:
             if not bool(known.any()):
@@ -210,13 +237,16 @@ class DomainReweighter(nn.Module):
         return self.regression_scales[task_key]
 
     @torch.no_grad()
-    def _count(self, ids: torch.Tensor, rewards: torch.Tensor, supervised: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _count(
+        self, ids: torch.Tensor, rewards: torch.Tensor, supervised: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.domains)
         cnts = torch.zeros(n, dtype=torch.float64, device=ids.device).index_add_(
-            0, ids, supervised.double())
+            0, ids, supervised.double()
+        )
         sums = torch.zeros(n, dtype=torch.float64, device=ids.device).index_add_(
-            0, ids, (rewards.double() * supervised))
+            0, ids, (rewards.double() * supervised)
+        )
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(cnts)
             torch.distributed.all_reduce(sums)
@@ -225,8 +255,13 @@ class DomainReweighter(nn.Module):
 
     # ------------------------------------------------------------------ the weights
     @torch.no_grad()
-    def weigh(self, domains: Sequence[str], sample_ids: Sequence[str], rewards: torch.Tensor,
-              supervised: torch.Tensor) -> torch.Tensor:
+    def weigh(
+        self,
+        domains: Sequence[str],
+        sample_ids: Sequence[str],
+        rewards: torch.Tensor,
+        supervised: torch.Tensor,
+    ) -> torch.Tensor:
         """Record a training batch (drawn counts, reward histories) and return the weight of
         each of its samples: mean 1 over the supervised ones, 0 for the others."""
         ids = self.ids(domains)
@@ -244,8 +279,7 @@ class DomainReweighter(nn.Module):
         self.epoch_counts.index_add_(0, cpu_ids, supervised.double().cpu())
         return w
 
-    def _simple(self, ids: torch.Tensor, cnts: torch.Tensor, sums: torch.Tensor
-                ) -> torch.Tensor:
+    def _simple(self, ids: torch.Tensor, cnts: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
         has = cnts > 0
         mean = (sums / cnts.clamp(min=1)).float()
         first = has & ~self.seen
@@ -259,8 +293,13 @@ class DomainReweighter(nn.Module):
         per_domain = share ** (-self.alpha) * (difficulty / ref.clamp(min=1e-6)) ** self.beta
         return per_domain[ids]
 
-    def _hierarchical(self, domains: Sequence[str], sample_ids: Sequence[str],
-                      rewards: torch.Tensor, supervised: torch.Tensor) -> torch.Tensor:
+    def _hierarchical(
+        self,
+        domains: Sequence[str],
+        sample_ids: Sequence[str],
+        rewards: torch.Tensor,
+        supervised: torch.Tensor,
+    ) -> torch.Tensor:
         r = rewards.cpu().numpy()
         sup = supervised.cpu().numpy()
         vectors: list[np.ndarray | None] = []
@@ -290,9 +329,13 @@ class DomainReweighter(nn.Module):
             fit = self.fits[d]
             c = int(np.argmin(((fit["centroids"] - v) ** 2).sum(1)))
             mu_d = float(fit["means"].mean())  # every cluster counted once, as in QoQ-Med
-            raw[i] = 1.0 / hierarchical_factor(float(self.drawn[self.index[d]]), mu_d,
-                                               float(fit["counts"][c]), float(fit["means"][c]),
-                                               self.min_reward)
+            raw[i] = 1.0 / hierarchical_factor(
+                float(self.drawn[self.index[d]]),
+                mu_d,
+                float(fit["counts"][c]),
+                float(fit["means"][c]),
+                self.min_reward,
+            )
         return raw
 
     def _vector(self, h: deque) -> np.ndarray:
@@ -315,8 +358,11 @@ class DomainReweighter(nn.Module):
 
     def epoch_weights(self, reset: bool = True) -> dict[str, float]:
         """Mean weight of each domain's samples since the last call."""
-        out = {d: float(self.epoch_sums[i] / self.epoch_counts[i])
-               for d, i in self.index.items() if self.epoch_counts[i] > 0}
+        out = {
+            d: float(self.epoch_sums[i] / self.epoch_counts[i])
+            for d, i in self.index.items()
+            if self.epoch_counts[i] > 0
+        }
         if reset:
             self.epoch_sums.zero_()
             self.epoch_counts.zero_()
@@ -327,8 +373,9 @@ class DomainReweighter(nn.Module):
         return {
             "steps": self.steps,
             "regression_scales": dict(self.regression_scales),
-            "histories": {d: [[k, list(h)] for k, h in hist.items()]
-                          for d, hist in self.histories.items()},
+            "histories": {
+                d: [[k, list(h)] for k, h in hist.items()] for d, hist in self.histories.items()
+            },
             "fits": {d: {k: v.tolist() for k, v in f.items()} for d, f in self.fits.items()},
         }
 
@@ -338,6 +385,9 @@ class DomainReweighter(nn.Module):
         for d, items in state.get("histories", {}).items():
             if d in self.histories:
                 self.histories[d] = OrderedDict(
-                    (int(k), deque(v, maxlen=self.history)) for k, v in items)
-        self.fits = {d: {k: np.asarray(v, dtype=float) for k, v in f.items()}
-                     for d, f in state.get("fits", {}).items()}
+                    (int(k), deque(v, maxlen=self.history)) for k, v in items
+                )
+        self.fits = {
+            d: {k: np.asarray(v, dtype=float) for k, v in f.items()}
+            for d, f in state.get("fits", {}).items()
+        }
