@@ -28,7 +28,8 @@ META_WHITELIST = frozenset(
         "source_file",  # path relative to the raw dataset root
         "quality",  # signal quality flags: flat / nan / clipped channels
         "fs_native",  # sampling rate before resampling
-        "channels_native",  # channel names as found in the file
+        "channels_native",  # normalized standard names of the file's recognized channels
+        "channels_unknown",  # how many channel labels were not recognized (never copied)
         "window_start_s",  # start of a fixed-length window inside the recording
         "window_s",  # window length in seconds
         "event",  # an annotation-derived event label (e.g. beat symbol)

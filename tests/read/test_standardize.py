@@ -37,7 +37,7 @@ def test_ecg_canonical_order_units_and_rate(ptb):
     assert out.units == ["mV"] * 12
     expected_avr = resample_poly(ptb.data[3].astype(np.float64), 1, 2)
     np.testing.assert_allclose(out.data[3], expected_avr, atol=1e-5)
-    assert out.meta["fs_native"] == 1000.0 and out.meta["channels_native"][0] == "vz"
+    assert out.meta["fs_native"] == 1000.0 and out.meta["channels_native"][0] == "VZ"
     assert out.meta["quality"] == {"flat": [], "nan": [], "clipped": [], "missing": []}
 
 
@@ -72,7 +72,7 @@ def test_nan_leads(ptb):
     data = ptb.data[:12].copy()
     data[4, 100:200] = np.nan  # a gap in aVL: reported, zero-filled
     out = standardize_ecg(Signal(data, ptb.fs, ptb.channels[:12], ["mV"] * 12), "x")
-    assert out.meta["quality"]["nan"] == ["avl"] and np.isfinite(out.data).all()
+    assert out.meta["quality"]["nan"] == ["aVL"] and np.isfinite(out.data).all()
 
 
 def test_flat_and_clipped_channels(shared_data):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -91,12 +92,12 @@ def to_units(sig: Signal, target: str, source: str, assume: str | None = None) -
     if factor_to is None:
         raise ValueError(f"target unit {target!r} is not a voltage unit")
     rows = []
-    for name, unit, row in zip(sig.channels, sig.units, sig.data, strict=True):
+    for k, (unit, row) in enumerate(zip(sig.units, sig.data, strict=True)):
         scale = _unit_scale(unit)
         if scale is None and assume is not None:
             scale = _unit_scale(assume)
-        if scale is None:
-            raise RecordError(source, f"channel {name!r} has unit {unit!r}, not a voltage unit")
+        if scale is None:  # units and labels are header free text: named by position
+            raise RecordError(source, f"channel {k + 1}: unit is not a voltage unit (V, mV, uV)")
         rows.append(row * np.float32(scale / factor_to))
     data = np.stack(rows) if rows else sig.data
     return Signal(data.astype(np.float32), sig.fs, sig.channels, [target] * len(rows), sig.meta)
@@ -145,6 +146,62 @@ def normalize_eeg_name(name: str) -> str:
     return _EEG_ALIASES.get(text, text)
 
 
+_ECG_OTHER = {"MLI", "MLII", "MLIII", "V", "VX", "VY", "VZ", "X", "Y", "Z"}
+_ECG_CANONICAL = {lead.upper(): lead for lead in ECG_LEADS}
+
+
+def normalize_ecg_lead(name: str) -> str | None:
+    """The standard name of an ECG lead label ("Lead I (Einthoven)" -> "I", "avr" -> "aVR",
+    "vz" -> "VZ", "MLII"), or None when the label names no known lead."""
+    key = _lead_key(name)
+    return _ECG_CANONICAL.get(key) or (key if key in _ECG_OTHER else None)
+
+
+@lru_cache(maxsize=1)
+def _eeg_electrodes() -> frozenset[str]:
+    """The 10-05 electrode names (MNE's standard montage), upper case, + T1/T2."""
+    import mne
+
+    try:
+        montage = mne.channels.make_standard_montage("colin27_1005")
+    except ValueError:  # MNE < 1.12
+        montage = mne.channels.make_standard_montage("standard_1005")
+    return frozenset(c.upper() for c in montage.ch_names) | {"T1", "T2"}
+
+
+def normalize_eeg_label(name: str) -> str | None:
+    """The normalized electrode (or bipolar pair) name of an EEG label, or None when it names
+    no 10-05 electrode ("EEG FP1-REF" -> "FP1", "FP1-F7" -> "FP1-F7", "EEG EKG1-REF" -> None)."""
+    text = normalize_eeg_name(name)
+    known = _eeg_electrodes()
+    if text in known:
+        return text
+    parts = [_EEG_ALIASES.get(p.strip(), p.strip()) for p in text.split("-")]
+    if len(parts) == 2 and all(p in known for p in parts):
+        return "-".join(parts)
+    return None
+
+
+def normalize_channels(labels: list[str], kind: str) -> tuple[list[str], int]:
+    """File labels -> (the standard names of the recognized ones, in file order; the number of
+    unrecognized ones). ``kind`` is "ecg" or "eeg". Only these may enter a record's meta:
+    a label is header free text and can hold anything (a name, a date)."""
+    normalize = normalize_ecg_lead if kind == "ecg" else normalize_eeg_label
+    names = [normalize(str(label)) for label in labels]
+    return [n for n in names if n is not None], sum(n is None for n in names)
+
+
+def _safe_labels(labels: list[str], kind: str) -> list[str]:
+    """Normalized names; an unrecognized label becomes "unrecognized-<position>"."""
+    normalize = normalize_ecg_lead if kind == "ecg" else normalize_eeg_label
+    return [normalize(str(lab)) or f"unrecognized-{k + 1}" for k, lab in enumerate(labels)]
+
+
+def _describe(labels: list[str], kind: str) -> str:
+    known, unknown = normalize_channels(labels, kind)
+    return f"channels: {known}" + (f" + {unknown} unrecognized" if unknown else "")
+
+
 def _pick(
     sig: Signal, wanted: list[str], keyfn, policy: str, source: str, what: str
 ) -> tuple[np.ndarray, list[str]]:
@@ -162,22 +219,26 @@ def _pick(
         else:
             rows.append(sig.data[i])
     if missing and policy != "zero":
-        found = [str(c) for c in sig.channels]
-        raise RecordError(source, f"missing or all-NaN {what} {missing} (channels: {found})")
+        kind = "ecg" if what == "leads" else "eeg"
+        found = _describe(list(sig.channels), kind)
+        raise RecordError(source, f"missing or all-NaN {what} {missing} ({found})")
     return np.stack(rows).astype(np.float32), missing
 
 
 def _finish(
-    sig: Signal, data: np.ndarray, names: list[str], unit: str, quality: dict, cfg: dict
+    sig: Signal, data: np.ndarray, names: list[str], unit: str, quality: dict, cfg: dict,
+    kind: str,
 ) -> Signal:
     data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    native, unknown = normalize_channels(list(sig.channels), kind)
     out = Signal(data, sig.fs, names, [unit] * len(names), dict(sig.meta))
     out = resample(out, float(cfg["fs"]))
     out.meta.update(
         {
             "quality": quality,
             "fs_native": sig.fs,
-            "channels_native": list(sig.channels),
+            "channels_native": native,  # normalized names only, never the file's labels
+            "channels_unknown": unknown,
             "duration_s": out.data.shape[1] / out.fs,
         }
     )
@@ -196,11 +257,12 @@ def standardize_ecg(sig: Signal, source: str, config: dict[str, Any] | None = No
     cfg = {**ECG_DEFAULTS, **(config or {})}
     _check_not_all_nan(sig, source)
     sig = to_units(sig, cfg["units"], source, cfg["assume_units"])
-    quality = quality_flags(sig, cfg["flat_ptp"], cfg["clip_fraction"])
+    safe = Signal(sig.data, sig.fs, _safe_labels(list(sig.channels), "ecg"), sig.units)
+    quality = quality_flags(safe, cfg["flat_ptp"], cfg["clip_fraction"])
     leads = list(cfg["leads"])
     data, missing = _pick(sig, leads, _lead_key, cfg["missing_lead"], source, "leads")
     quality["missing"] = missing
-    return _finish(sig, data, leads, cfg["units"], quality, cfg)
+    return _finish(sig, data, leads, cfg["units"], quality, cfg, "ecg")
 
 
 def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = None) -> Signal:
@@ -209,7 +271,8 @@ def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = No
     _check_not_all_nan(sig, source)
     sig = to_units(sig, cfg["units"], source, cfg["assume_units"])
     renamed = Signal(sig.data, sig.fs, [normalize_eeg_name(c) for c in sig.channels], sig.units)
-    quality = quality_flags(renamed, cfg["flat_ptp"], cfg["clip_fraction"])
+    safe = Signal(sig.data, sig.fs, _safe_labels(list(sig.channels), "eeg"), sig.units)
+    quality = quality_flags(safe, cfg["flat_ptp"], cfg["clip_fraction"])
     policy = cfg["missing_channel"]
     if cfg["montage"] == "tcp":
         electrodes = sorted({e for pair in TCP_MONTAGE for e in pair})
@@ -218,13 +281,16 @@ def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = No
         data = np.stack([row[a] - row[b] for a, b in TCP_MONTAGE])
         names = list(TCP_NAMES)
     elif cfg["montage"] is None:
-        wanted = list(cfg["channels"]) if cfg["channels"] else list(renamed.channels)
+        # without a channel list: the recognized electrodes (unrecognized labels are counted
+        # in meta["channels_unknown"], never passed on)
+        wanted = list(cfg["channels"]) if cfg["channels"] else normalize_channels(
+            list(sig.channels), "eeg")[0]
         data, missing = _pick(renamed, wanted, normalize_eeg_name, policy, source, "channels")
         names = [normalize_eeg_name(w) for w in wanted]
     else:
         raise ValueError(f"unknown EEG montage {cfg['montage']!r} (None or 'tcp')")
     quality["missing"] = missing
-    return _finish(sig, data, names, cfg["units"], quality, cfg)
+    return _finish(sig, data, names, cfg["units"], quality, cfg, "eeg")
 
 
 def windows(sig: Signal, window_s: float, mode: str = "all") -> list[tuple[float, np.ndarray]]:

@@ -36,6 +36,7 @@ def ecg_windows(
         "quality": quality,
         "fs_native": std.meta["fs_native"],
         "channels_native": std.meta["channels_native"],
+        "channels_unknown": std.meta["channels_unknown"],
         "lead_set": "12-lead" if not missing else f"12-lead minus {','.join(missing)}",
         "window_s": window_s,
     }

@@ -153,6 +153,7 @@ class IiicAdapter(Adapter):
                     "quality": sig.meta["quality"],
                     "fs_native": sig.meta["fs_native"],
                     "channels_native": sig.meta["channels_native"],
+                    "channels_unknown": sig.meta["channels_unknown"],
                     "window_start_s": start,
                     "window_s": window_s,
                 },

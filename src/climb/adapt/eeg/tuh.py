@@ -54,6 +54,7 @@ def signal_meta(sig: Signal, source: str) -> dict[str, Any]:
         "quality": sig.meta["quality"],
         "fs_native": sig.meta["fs_native"],
         "channels_native": sig.meta["channels_native"],
+        "channels_unknown": sig.meta["channels_unknown"],
     }
 
 
