@@ -43,7 +43,8 @@ def test_ptb_s0010_two_signal_files(shared_data):
     assert sig.channels[:3] == ["i", "ii", "iii"] and sig.channels[-1] == "vz"
     raw = np.fromfile(shared_data / "wfdb" / "s0010_re.dat", dtype="<i2").reshape(-1, 12)
     np.testing.assert_allclose(sig.data[:12], raw.T / 2000.0, atol=1e-6)
-    assert any("Reason for admission" in c for c in sig.meta["comments"])
+    assert any("Reason for admission" in c for c in sig.comments)
+    assert "comments" not in sig.meta
 
 
 def test_challenge_style_mat_record(shared_data):
@@ -52,7 +53,7 @@ def test_challenge_style_mat_record(shared_data):
     assert sig.channels == ["II", "V", "PLETH"]
     val = scipy.io.loadmat(shared_data / "wfdb" / "a103l.mat")["val"].astype(np.float64)
     np.testing.assert_allclose(sig.data[0], val[0] / 7247.0, rtol=1e-5, atol=1e-6)
-    assert sig.meta["comments"] == ["Asystole", "False alarm"]
+    assert sig.comments == ["Asystole", "False alarm"]
 
 
 def test_multifrequency_record_matches_the_edf_copy(shared_data):

@@ -17,6 +17,9 @@ class Signal:
     channels: list[str]
     units: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    # Header free text (WFDB comment lines) for adapters to parse labels from; kept out of
+    # ``meta`` because it can hold names and dates and must never be stored or logged.
+    comments: list[str] = field(default_factory=list, repr=False)
 
     @property
     def duration_s(self) -> float:

@@ -28,8 +28,8 @@ against the WFDB header specification, then against the signal files, and a bad 
 
 Messages never quote a header value: lead labels, units and comments are free text and can hold
 identifying data. Samples marked invalid by the format (e.g. -32768 in format 16) come back as
-NaN. ``meta["comments"]`` holds the header's comment lines verbatim (adapters parse labels from
-them); they can hold dates or free text, so they must never be copied into a record's ``meta``.
+NaN. ``Signal.comments`` (not ``meta``) holds the header's comment lines verbatim (adapters parse
+labels from them); they can hold dates or free text, so they must never be copied anywhere.
 ``Signal.channels`` are the header's labels as stored (for matching); only normalized names
 (:func:`climb.read.standardize.normalize_channels`) may enter a record's ``meta``.
 """
@@ -320,7 +320,7 @@ def read_wfdb(
             "wfdb_fmt": sorted({str(record.fmt[i]) for i in keep if record.fmt[i] is not None}),
             "signal_files": files,
             "duration_s": data.shape[1] / fs,
-            "comments": list(record.comments or []),
             **meta_extra,
         },
+        comments=[str(c) for c in record.comments or []],
     )

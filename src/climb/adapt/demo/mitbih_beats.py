@@ -92,7 +92,7 @@ class MitbihBeatsAdapter(Adapter):
         rr = rr_features(peaks, fs, int(self.config["local_beats"]))
         before = round(self.config["before_s"] * fs)
         after = round(self.config["after_s"] * fs)
-        age, sex = header_age_sex(signal.meta.get("comments", []))
+        age, sex = header_age_sex(signal.comments)
         n_samples = signal.data.shape[1]
         for peak, symbol, feats in zip(peaks, symbols, rr, strict=True):
             start, stop = int(peak) - before, int(peak) + after

@@ -54,7 +54,7 @@ class PtbEcgAdapter(Adapter):
             raise RecordError(f"{item.source}.hea", f"missing standard leads {missing}")
         rows = [names.index(lead) for lead in LEADS]
         data = signal.data[rows]
-        fields = header_fields(signal.meta.get("comments", []))
+        fields = header_fields(signal.comments)
         reason = fields.get("reason for admission")
         if reason is None:
             raise RecordError(f"{item.source}.hea", "no 'Reason for admission' header comment")
