@@ -285,6 +285,9 @@ def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = No
         # in meta["channels_unknown"], never passed on)
         wanted = list(cfg["channels"]) if cfg["channels"] else normalize_channels(
             list(sig.channels), "eeg")[0]
+        if not wanted:
+            found = _describe(list(sig.channels), "eeg")
+            raise RecordError(source, f"no recognized EEG channel ({found})")
         data, missing = _pick(renamed, wanted, normalize_eeg_name, policy, source, "channels")
         names = [normalize_eeg_name(w) for w in wanted]
     else:

@@ -51,6 +51,7 @@ from climb.read.signal import Signal, rate_problem
 _BYTES_PER_SAMPLE: dict[str, float] = {
     k: float(v) for k, v in _signal.BYTES_PER_SAMPLE.items() if v
 }
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FMT = re.compile(r"^(\d+)(?:x(\d+))?(?::(\d+))?(?:\+(\d+))?$")
 _GAIN = re.compile(r"^([^(/]+)(?:\(([^)]*)\))?(?:/(.*))?$")
 _FS = re.compile(r"^([^/(]+)(?:/([^(]+))?(?:\(([^)]*)\))?$")
@@ -303,10 +304,10 @@ def read_wfdb(
             from scipy.signal import resample_poly
 
             row = resample_poly(row, max(spf), k)
+        if (np.abs(row[np.isfinite(row)]) > _FLOAT32_MAX).any() or np.isinf(row).any():
+            raise RecordError(header, "sample values beyond the float32 range (ADC gain too small)")
         rows.append(row.astype(np.float32))
     data = np.stack(rows)
-    if np.isinf(data).any():
-        raise RecordError(header, "infinite sample values (ADC gain too small)")
     files = sorted({str(f) for f in (record.file_name or []) if f and f != "~"})
     if segments:
         files = [name for name, n in segments if name != "~" and n]
