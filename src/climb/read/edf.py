@@ -12,8 +12,16 @@ Checks, all reported rather than silently fixed:
   listed in ``meta["discontinuities"]`` — never silently glued.
 - **Per-channel sampling rates**: the selected channels must share one rate; otherwise
   ``RecordError``, unless ``mixed_rates="resample"`` (polyphase resampling to the highest rate).
+- **Header values**, checked before either library decodes: every numeric field a finite
+  number, header size = 256 x (signals + 1), samples per record > 0, record duration > 0,
+  per-channel rate in (0, 1 MHz], physical min != max, digital min < max, a declared record
+  count that is positive, not absurd, and fully present in the file (a cut file is a
+  ``RecordError``, never read shorter by the MNE fallback); the samples read must match the
+  declared records x duration x rate.
 - **Privacy**: the EDF patient and recording identification fields, the start date/time,
-  technician and admin codes are never put into ``meta``.
+  technician and admin codes are never put into ``meta``; error messages name the field and
+  the signal by position, never a header value or label (pyEDFlib's fixed texts are kept,
+  MNE's by exception type only). ``resampled_channels`` is a count.
 
 ``meta`` holds ``format`` (edf / edf+ / bdf / bdf+), ``variant`` (EDF+C / EDF+D for EDF+),
 ``duration_s``, ``reader`` (pyedflib / mne) and ``annotations`` (onset_s, duration_s, text).
