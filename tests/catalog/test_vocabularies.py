@@ -152,3 +152,16 @@ def test_vocabulary_files_have_the_documented_keys():
     for name in OWNED_VOCABS:
         data = yaml.safe_load((HARMONIZE / "vocabularies" / f"{name}.yaml").read_text())
         assert {"name", "title", "type", "classes"} <= set(data)
+
+
+def test_mapping_errors_quote_codes_but_never_free_text():
+    """A quarantine reason carries the mapping error: codes are quoted so the table can be
+    fixed, free text (a "Reason for admission", a "# Dx:" line, a date) never is."""
+    from climb.harmonize import describe_label
+
+    for code in ("164889003", "NORM", "1AVB", "V", "/", "7"):
+        assert describe_label(code) == repr(code)
+    for text in ("Jane Q Doe", "Reason for admission: Myocardial infarction", "14.03.1957",
+                 "1957-03-14", "Doe"):
+        described = describe_label(text)
+        assert text not in described and "free-text" in described

@@ -11,6 +11,7 @@ Tasks without a vocabulary keep their native classes (identity mapping, still ch
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +25,23 @@ import yaml
 from climb.errors import CatalogError, LabelMappingError
 
 UncertainPolicy = Literal["nan", "ones", "zeros"]
+
+# A native label is quoted in an error only when it looks like a code (SNOMED-CT ids, SCP
+# codes such as "NORM" or "1AVB", HAM10000's "mel", beat symbols such as "V" or "/"): one
+# case, no spaces, at most 12 characters. Free text (a "Reason for
+# admission", a "# Dx:" line) may hold a name or a date and is described, never copied.
+_CODE_LIKE = re.compile(
+    r"[0-9]{1,20}|[A-Z0-9_+\-/.()~|!\[\]'^*=?:]{1,12}|[a-z0-9_+\-/.]{1,12}"
+)
+_DATE_LIKE = re.compile(r".*\d{1,4}[-./]\d{1,2}[-./]\d{1,4}.*")
+
+
+def describe_label(native: Any) -> str:
+    """A label for an error message: quoted when code-like, else only its kind and length."""
+    text = str(native)
+    if _CODE_LIKE.fullmatch(text) and not _DATE_LIKE.fullmatch(text):
+        return repr(text)
+    return f"<free-text label, {len(text)} characters>"
 
 
 def _data_dir(kind: str) -> Path:
@@ -145,7 +163,8 @@ class LabelMapper:
         key = str(native)
         if key not in self.table:
             raise LabelMappingError(
-                f"{self.dataset}/{self.task}: native label {key!r} has no entry in the mapping "
+                f"{self.dataset}/{self.task}: native label {describe_label(key)} has no entry in "
+                "the mapping "
                 f"table (add it to harmonize/mappings/{self.dataset}.yaml, or map it to null)"
             )
         return self._targets_of(self.table[key])
@@ -159,7 +178,8 @@ class LabelMapper:
             return -1
         if len(targets) > 1:
             raise LabelMappingError(
-                f"{self.dataset}/{self.task}: {native!r} maps to several classes {targets} "
+                f"{self.dataset}/{self.task}: {describe_label(native)} maps to several classes "
+                f"{targets} "
                 "in a multiclass task"
             )
         return self._index[targets[0]]
@@ -197,7 +217,7 @@ def _as_label_value(raw: Any) -> float:
         return float("nan")
     value = float(raw)
     if not (math.isnan(value) or value in (-1.0, 0.0, 1.0)):
-        raise LabelMappingError(f"label value {raw!r} is not 1, 0, -1 or blank")
+        raise LabelMappingError(f"label value {describe_label(raw)} is not 1, 0, -1 or blank")
     return value
 
 

@@ -191,8 +191,9 @@ def normalize_channels(labels: list[str], kind: str) -> tuple[list[str], int]:
     return [n for n in names if n is not None], sum(n is None for n in names)
 
 
-def _safe_labels(labels: list[str], kind: str) -> list[str]:
-    """Normalized names; an unrecognized label becomes "unrecognized-<position>"."""
+def safe_channel_names(labels: list[str], kind: str) -> list[str]:
+    """Normalized names for a record's inputs; an unrecognized label (header free text, which
+    can hold anything) becomes "unrecognized-<position>"."""
     normalize = normalize_ecg_lead if kind == "ecg" else normalize_eeg_label
     return [normalize(str(lab)) or f"unrecognized-{k + 1}" for k, lab in enumerate(labels)]
 
@@ -257,7 +258,7 @@ def standardize_ecg(sig: Signal, source: str, config: dict[str, Any] | None = No
     cfg = {**ECG_DEFAULTS, **(config or {})}
     _check_not_all_nan(sig, source)
     sig = to_units(sig, cfg["units"], source, cfg["assume_units"])
-    safe = Signal(sig.data, sig.fs, _safe_labels(list(sig.channels), "ecg"), sig.units)
+    safe = Signal(sig.data, sig.fs, safe_channel_names(list(sig.channels), "ecg"), sig.units)
     quality = quality_flags(safe, cfg["flat_ptp"], cfg["clip_fraction"])
     leads = list(cfg["leads"])
     data, missing = _pick(sig, leads, _lead_key, cfg["missing_lead"], source, "leads")
@@ -271,7 +272,7 @@ def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = No
     _check_not_all_nan(sig, source)
     sig = to_units(sig, cfg["units"], source, cfg["assume_units"])
     renamed = Signal(sig.data, sig.fs, [normalize_eeg_name(c) for c in sig.channels], sig.units)
-    safe = Signal(sig.data, sig.fs, _safe_labels(list(sig.channels), "eeg"), sig.units)
+    safe = Signal(sig.data, sig.fs, safe_channel_names(list(sig.channels), "eeg"), sig.units)
     quality = quality_flags(safe, cfg["flat_ptp"], cfg["clip_fraction"])
     policy = cfg["missing_channel"]
     if cfg["montage"] == "tcp":

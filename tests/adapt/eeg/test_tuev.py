@@ -51,7 +51,7 @@ def test_events(raw):
     ("line", "message"),
     [
         ("x,1.0,2.0", "line 2: not 'channel,start,stop,label'"),
-        ("40,1.0,2.0,6", "line 2: bad channel or times"),
+        ("40,1.0,2.0,6", "line 2: channel out of range or stop before start"),
         ("3,1.0,2.0,7", "'7' has no entry"),
         ("3,25.0,26.0,6", "past the recording's end"),
     ],

@@ -21,6 +21,7 @@ import wfdb
 
 from climb.adapt.base import Adapter, Item
 from climb.errors import RecordError
+from climb.read.standardize import safe_channel_names
 from climb.read.wfdb import read_wfdb
 from climb.record import Input, Record, age_bucket, normalize_sex
 
@@ -108,7 +109,7 @@ class MitbihBeatsAdapter(Adapter):
                     "ecg": Input(
                         data=np.ascontiguousarray(signal.data[:, start:stop]),
                         sampling_rate=fs,
-                        channels=list(signal.channels),
+                        channels=safe_channel_names(signal.channels, "ecg"),
                         units=signal.units[0],
                     ),
                     "tabular": Input(data=feats.copy(), channels=list(RR_FEATURES), units="s"),

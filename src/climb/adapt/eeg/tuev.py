@@ -41,10 +41,10 @@ def read_rec(path: Path) -> list[tuple[int, float, float, int]]:
                 int(float(parts[3])),
             )
         except (ValueError, IndexError):
-            problem = f"line {lineno}: not 'channel,start,stop,label': {line!r}"
+            problem = f"line {lineno}: not 'channel,start,stop,label'"
             raise RecordError(path, problem) from None
         if not 0 <= channel < len(TCP_NAMES) or stop < start:
-            raise RecordError(path, f"line {lineno}: bad channel or times: {line!r}")
+            raise RecordError(path, f"line {lineno}: channel out of range or stop before start")
         rows.append((channel, start, stop, label))
     return rows
 

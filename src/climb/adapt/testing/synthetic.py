@@ -18,6 +18,7 @@ from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
 from climb.adapt.testing import labels_csv_items
+from climb.read.standardize import safe_channel_names
 from climb.read.wfdb import read_wfdb
 from climb.record import Input, Record
 
@@ -39,7 +40,13 @@ class SyntheticECG(Adapter):
             sample_id=item.key,
             dataset=self.entry.name,
             modality="ecg",
-            inputs={"ecg": Input(signal.data, sampling_rate=signal.fs, channels=signal.channels)},
+            inputs={
+                "ecg": Input(
+                    signal.data,
+                    sampling_rate=signal.fs,
+                    channels=safe_channel_names(signal.channels, "ecg"),
+                )
+            },
             labels={
                 "rhythm": rhythm,
                 "beats": self.mapper("beats").multilabel_from_positives(beats),
