@@ -91,9 +91,12 @@ DEFAULTS: dict[str, Any] = {
     # seed None = the run seed; selection: kshot_val | none (see FEWSHOT_SELECTION)
     "fewshot": {"k": 8, "task": None, "seed": None, "selection": "kshot_val"},
     "init": {"checkpoint": None, "freeze": None},  # freeze: encoders | encoders+fusion | None
+    # training-time augmentation per input name (climb.load.transforms; never at val/test/
+    # predict or in `climb evaluate`), e.g. {image: [{flip: {p: 0.5}}, {rotate: {degrees: 10}}]}
+    "transforms": {},
 }
 
-FREE_FORM = {("model", "encoders"), ("model", "fusion"), ("model", "head")}
+FREE_FORM = {("model", "encoders"), ("model", "fusion"), ("model", "head"), ("transforms",)}
 
 
 class ConfigError(ClimbError):
@@ -176,7 +179,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if tuple(keys) in FREE_FORM:  # model.encoders={...} replaces the whole section
             if not isinstance(value, dict):
                 raise ConfigError(f"override {text!r}: {'.'.join(keys)} must be a mapping")
-            cfg[keys[0]][keys[1]] = value
+            if len(keys) == 1:
+                cfg[keys[0]] = value
+            else:
+                cfg[keys[0]][keys[1]] = value
         else:
             cfg = deep_merge(cfg, nest(keys, value))
     return validate(cfg)
@@ -202,6 +208,7 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
     if cfg["monitor"]["mode"] not in ("min", "max"):
         raise ConfigError("monitor.mode must be 'min' or 'max'")
     _validate_drpo(cfg["loss"]["drpo"])
+    _validate_transforms(cfg)
     if cfg["fewshot"]["selection"] not in FEWSHOT_SELECTION:
         raise ConfigError(f"fewshot.selection must be one of {FEWSHOT_SELECTION}, not "
                           f"{cfg['fewshot']['selection']!r}")
@@ -234,6 +241,25 @@ def _validate_drpo(drpo: dict[str, Any]) -> None:
             raise ConfigError(f"loss.drpo.{key} must be >= 1")
     if float(drpo["max_weight"]) < 1:
         raise ConfigError("loss.drpo.max_weight must be >= 1")
+
+
+def _validate_transforms(cfg: dict[str, Any]) -> None:
+    """Operations and parameters are checked like config keys; an input name must be one the
+    model reads (a typo never silently trains without augmentation)."""
+    from climb.load.transforms import TransformSpecError, parse_transforms
+
+    spec = cfg.get("transforms")
+    if spec is None:
+        cfg["transforms"] = spec = {}
+    try:
+        parsed = parse_transforms(spec)
+    except TransformSpecError as err:
+        raise ConfigError(str(err)) from None
+    inputs = cfg["data"]["inputs"] or sorted(cfg["model"]["encoders"])
+    unknown = sorted(set(parsed) - set(inputs))
+    if unknown:
+        raise ConfigError(f"transforms.{unknown[0]}: not an input of the model (inputs: "
+                          f"{', '.join(inputs)})")
 
 
 def dump_config(cfg: dict[str, Any], path: str | Path) -> None:

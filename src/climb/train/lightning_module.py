@@ -1,4 +1,5 @@
-"""The LightningModule: masked multitask losses, optional DRPO reweighting, optimiser."""
+"""The LightningModule: training-time augmentation, masked multitask losses, optional DRPO
+reweighting, optimiser."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from climb.load.transforms import BatchTransforms
 from climb.models.losses import masked_task_loss, reduce_loss
 from climb.models.model import MultimodalModel, batch_size
 from climb.train.drpo import DomainReweighter, reward
@@ -55,6 +57,8 @@ class ClimbModule(L.LightningModule):
                 k_max=drpo["k_max"], elbow_tol=drpo["elbow_tol"],
                 min_reward=drpo["min_reward"])
         self.last_weights: torch.Tensor | None = None  # DRPO weights of the last train batch
+        # augmentation of training batches only (validation, test, predict never see it)
+        self.transforms = BatchTransforms(cfg.get("transforms"), int(cfg.get("seed") or 0))
         self.frozen: list[torch.nn.Module] = []
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -107,7 +111,15 @@ class ClimbModule(L.LightningModule):
                 n_tasks += 1
         return total / n_tasks if n_tasks else _zero_loss(logits)
 
+    def augment(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """The training batch with ``transforms`` applied on its device, drawn from
+        ``(seed, rank, epoch, batch_idx)``: reproducible, resumable, distinct per rank."""
+        if not self.transforms:
+            return batch
+        return self.transforms(batch, (self.global_rank, self.current_epoch, batch_idx))
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        batch = self.augment(batch, batch_idx)
         loss = self._loss(batch, "train")
         self.log("train/loss", loss, batch_size=batch_size(batch), prog_bar=True,
                  on_step=True, on_epoch=True, sync_dist=True)
