@@ -132,6 +132,17 @@ def test_augmented_runs_are_reproducible_and_seeded(image_store, tmp_path):
     assert not _identical(runs["a"], runs["off"])  # the augmentation reached the model
 
 
+def test_resumed_augmented_run_matches_an_uninterrupted_one(image_store, tmp_path):
+    """Draws are keyed by (seed, rank, epoch, batch): 1 epoch + resume == 2 epochs."""
+    cfg = _image_cfg(image_store, tmp_path)
+    cfg["trainer"] = {**cfg["trainer"], "max_steps": -1, "limit_train_batches": 2}
+    _train(cfg, "run.name=straight", "trainer.max_epochs=2")
+    _train(cfg, "run.name=resumed", "trainer.max_epochs=1")
+    resumed = _train(cfg, "run.name=resumed", "trainer.max_epochs=2")
+    assert resumed["global_step"] == 4
+    assert _identical(_weights(tmp_path / "straight"), _weights(tmp_path / "resumed"))
+
+
 def test_batch_draws_depend_on_seed_rank_epoch_and_step(image_store):
     from climb.load import Collator, StoreDataset
     from climb.load.transforms import BatchTransforms
