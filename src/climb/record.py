@@ -25,6 +25,7 @@ META_WHITELIST = frozenset(
         "age_bucket",  # decade bucket from age_bucket(); never the exact age
         "sex",  # "female" / "male" / None
         "view",  # radiographic view, e.g. PA, AP, LAT, CC, MLO
+        "laterality",  # imaged side: "left" / "right" (mammography, eyes)
         "source_file",  # path relative to the raw dataset root
         "quality",  # signal quality flags: flat / nan / clipped channels
         "fs_native",  # sampling rate before resampling
