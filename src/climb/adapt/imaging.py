@@ -1,0 +1,162 @@
+"""Shared pieces of the 2D image adapters (mammography, chest X-ray classification sets,
+ultrasound, MRI slices, OCT): finding the dataset root, class-folder listings, the
+validation split carved from an official training split, and decoding one image into the
+store's standard array.
+
+Decoding goes through the imaging core (:func:`climb.read.image.read_pixels`,
+:func:`climb.read.dicom_image.read_dicom_image`, :func:`climb.read.standardize.standardize_image`)
+when it is installed; until then through :func:`climb.read.image.read_image` (Pillow) and a
+small pydicom path (modality LUT, VOI LUT/window, MONOCHROME1 inversion) with a Pillow resize.
+Either way an image leaves as ``uint8`` H x W (mode "L") or H x W x 3 (mode "RGB") of
+``size`` x ``size``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from climb.errors import RecordError
+from climb.read.image import read_image
+from climb.record import Input
+from climb.split import hash_unit
+
+#: Image options every 2D adapter accepts in its config (``fit``: "crop" keeps the aspect
+#: ratio and center-crops, "pad" keeps the aspect ratio and zero-pads).
+IMAGE_CONFIG: dict[str, Any] = {"size": 224, "fit": "crop", "mode": "L"}
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def find_root(raw_dir: Path, marker: str, depth: int = 3) -> Path:
+    """The folder holding ``marker`` (a file or folder name): ``raw_dir`` or a folder up to
+    ``depth`` levels below it (downloads unpack with or without a top folder)."""
+    raw_dir = Path(raw_dir)
+    for level in range(depth + 1):
+        pattern = "/".join(["*"] * level + [marker])
+        found = sorted(p.parent for p in raw_dir.glob(pattern))
+        if found:
+            return found[0]
+    raise RecordError(raw_dir / marker, "not found in the official layout")
+
+
+def relative(path: Path, raw_dir: Path) -> str:
+    """``path`` relative to the raw root, POSIX style (the form `Item.source` uses)."""
+    return Path(path).relative_to(Path(raw_dir)).as_posix()
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted by name (masks included)."""
+    return sorted(
+        p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def carve_val(split: str, group: str, fraction: float, seed: int) -> str:
+    """``split``, or "val" for the training groups whose seeded hash falls below ``fraction``.
+
+    Hashing the group (patient, study or image where there is no better id), not the
+    position, keeps a group in one split and the split stable when files are added.
+    """
+    if split != "train" or fraction <= 0:
+        return split
+    return "val" if hash_unit(f"val:{group}", seed) < fraction else "train"
+
+
+def _core_available() -> bool:
+    return (
+        importlib.util.find_spec("climb.read.pixels") is not None
+        and importlib.util.find_spec("climb.read.dicom_image") is not None
+    )
+
+
+def _fit(array: np.ndarray, size: int, fit: str, source: str) -> np.ndarray:
+    """Resize a uint8 image to ``size`` x ``size`` keeping its aspect ratio (Pillow)."""
+    height, width = array.shape[:2]
+    if fit == "crop":
+        scale = size / min(height, width)
+    elif fit == "pad":
+        scale = size / max(height, width)
+    else:
+        raise RecordError(source, f"unknown image fit {fit!r} (crop or pad)")
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = np.asarray(Image.fromarray(array).resize(new, Image.Resampling.BILINEAR))
+    out = np.zeros((size, size, *array.shape[2:]), dtype=np.uint8)
+    h, w = resized.shape[:2]
+    if fit == "crop":
+        top, left = (h - size) // 2, (w - size) // 2
+        return np.ascontiguousarray(resized[top : top + size, left : left + size])
+    top, left = (size - h) // 2, (size - w) // 2
+    out[top : top + h, left : left + w] = resized
+    return out
+
+
+def _to_mode(array: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "RGB" and array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=2)
+    return array
+
+
+def _dicom_uint8(path: Path) -> np.ndarray:
+    """Display-ready uint8 pixels of a single-frame DICOM image: modality LUT, the file's VOI
+    LUT or first window (else the full stored range), MONOCHROME1 inverted."""
+    import pydicom
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    from climb.read.dicom import quiet_pydicom
+
+    with quiet_pydicom():
+        try:
+            ds = pydicom.dcmread(path)
+            photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+            if int(ds.get("NumberOfFrames", 1) or 1) != 1:
+                raise RecordError(path, "multi-frame DICOM where one image is expected")
+            if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+                raise RecordError(path, "DICOM image is not MONOCHROME1/MONOCHROME2")
+            values = apply_modality_lut(ds.pixel_array, ds)
+            has_voi = "VOILUTSequence" in ds or "WindowCenter" in ds
+            if has_voi:
+                values = apply_voi_lut(values, ds, index=0)
+        except RecordError:
+            raise
+        except Exception as err:  # pydicom's messages may quote header values
+            raise RecordError(path, f"cannot decode DICOM image ({type(err).__name__})") from None
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or not np.all(np.isfinite(values)):
+        raise RecordError(path, "DICOM pixel data is not one finite 2D image")
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    if photometric == "MONOCHROME1":
+        scaled = 1.0 - scaled
+    return np.round(scaled * 255.0).astype(np.uint8)
+
+
+def decode_image(path: Path, source: str, config: dict[str, Any]) -> Input:
+    """One image file (PNG/JPEG/TIFF/BMP or DICOM) -> the standard ``uint8`` image Input."""
+    size, fit, mode = int(config["size"]), str(config["fit"]), str(config["mode"])
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError(source, "image file not found")
+    is_dicom = path.suffix.lower() in (".dcm", ".dicom")
+    if _core_available():  # pragma: no cover - the imaging core replaces the fallback
+        from climb.read.dicom_image import read_dicom_image
+        from climb.read.image import read_pixels
+        from climb.read.standardize import standardize_image
+
+        pixels = read_dicom_image(path) if is_dicom else read_pixels(path)
+        return Input(data=standardize_image(pixels, size=size, fit=fit, mode=mode))
+    array = _dicom_uint8(path) if is_dicom else read_image(path, mode=mode)
+    return Input(data=_fit(_to_mode(array, mode), size, fit, source))
+
+
+def counts(values: Iterable[str]) -> dict[str, int]:
+    """{value: occurrences}, sorted by value (for docstrings and tests)."""
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items()))
