@@ -14,7 +14,6 @@ Either way an image leaves as ``uint8`` H x W (mode "L") or H x W x 3 (mode "RGB
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,14 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def find_root(raw_dir: Path, marker: str, depth: int = 3) -> Path:
-    """The folder holding ``marker`` (a file or folder name): ``raw_dir`` or a folder up to
-    ``depth`` levels below it (downloads unpack with or without a top folder)."""
+    """The folder holding ``marker`` (a file or folder, "a/b" for a nested one): ``raw_dir``
+    or the first (sorted) folder up to ``depth`` levels below it that does (downloads unpack
+    with or without top folders)."""
     raw_dir = Path(raw_dir)
+    up = len(Path(marker).parts) - 1
     for level in range(depth + 1):
         pattern = "/".join(["*"] * level + [marker])
-        found = sorted(p.parent for p in raw_dir.glob(pattern))
+        found = sorted(p.parents[up] for p in raw_dir.glob(pattern))
         if found:
             return found[0]
     raise RecordError(raw_dir / marker, "not found in the official layout")
@@ -154,9 +155,9 @@ def decode_image(path: Path, source: str, config: dict[str, Any]) -> Input:
     return Input(data=_fit(_to_mode(array, mode), size, fit, source))
 
 
-def counts(values: Iterable[str]) -> dict[str, int]:
-    """{value: occurrences}, sorted by value (for docstrings and tests)."""
-    out: dict[str, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return dict(sorted(out.items()))
+def class_folder_images(folder: Path) -> list[tuple[str, Path]]:
+    """``(class folder name, image path)`` for every image in ``folder/<CLASS>/``, sorted."""
+    out = []
+    for class_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        out.extend((class_dir.name, path) for path in image_files(class_dir))
+    return out

@@ -1,0 +1,1 @@
+"""Optical coherence tomography adapters (OCT2017): one record per B-scan image."""
