@@ -76,7 +76,8 @@ def _core_available() -> bool:
     )
 
 
-def _fit(array: np.ndarray, size: int, fit: str, source: str) -> np.ndarray:
+def _fit(array: np.ndarray, size: int, fit: str, source: str,
+         resample: Image.Resampling = Image.Resampling.BILINEAR) -> np.ndarray:
     """Resize a uint8 image to ``size`` x ``size`` keeping its aspect ratio (Pillow)."""
     height, width = array.shape[:2]
     if fit == "crop":
@@ -86,7 +87,7 @@ def _fit(array: np.ndarray, size: int, fit: str, source: str) -> np.ndarray:
     else:
         raise RecordError(source, f"unknown image fit {fit!r} (crop or pad)")
     new = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = np.asarray(Image.fromarray(array).resize(new, Image.Resampling.BILINEAR))
+    resized = np.asarray(Image.fromarray(array).resize(new, resample))
     out = np.zeros((size, size, *array.shape[2:]), dtype=np.uint8)
     h, w = resized.shape[:2]
     if fit == "crop":
@@ -95,6 +96,34 @@ def _fit(array: np.ndarray, size: int, fit: str, source: str) -> np.ndarray:
     top, left = (size - h) // 2, (size - w) // 2
     out[top : top + h, left : left + w] = resized
     return out
+
+
+def image_shape(path: Path, source: str) -> tuple[int, int]:
+    """(height, width) an image file declares, read from its header only."""
+    try:
+        with Image.open(path) as img:
+            return img.size[1], img.size[0]
+    except Exception as err:  # Pillow raises many types on bad bytes
+        raise RecordError(source, f"cannot read image header ({type(err).__name__})") from None
+
+
+def decode_mask(paths: list[Path], sources: list[str], config: dict[str, Any],
+                shape: tuple[int, int]) -> np.ndarray:
+    """The union of binary mask images (any pixel > 0) of an image of ``shape`` (H, W),
+    fitted like that image (same size and fit, nearest-neighbour) -> ``uint8`` H x W of 0/1."""
+    union: np.ndarray | None = None
+    for path, source in zip(paths, sources, strict=True):
+        if not Path(path).is_file():
+            raise RecordError(source, "mask file not found")
+        mask = read_image(path, mode="L") > 0
+        if mask.shape != tuple(shape):
+            raise RecordError(source, "mask size differs from its image's")
+        union = mask if union is None else union | mask
+    if union is None:
+        raise RecordError(sources[0] if sources else "", "no mask")
+    fitted = _fit(union.astype(np.uint8), int(config["size"]), str(config["fit"]),
+                  sources[0], Image.Resampling.NEAREST)
+    return fitted
 
 
 def _to_mode(array: np.ndarray, mode: str) -> np.ndarray:

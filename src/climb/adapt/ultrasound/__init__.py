@@ -1,0 +1,1 @@
+"""Ultrasound image adapters (BUSI): one record per image."""
