@@ -1,0 +1,1 @@
+"""2D MRI slice adapters (Brain Tumor MRI, Brain MRI): one record per image."""
