@@ -12,6 +12,7 @@ itself once the parent and the workers, which hold its pipe, are gone.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -19,8 +20,10 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as mp_wait
 from typing import Any
 
 from climb.errors import ClimbError
@@ -51,29 +54,169 @@ def worker_init(parent_pid: int) -> None:
                      name="climb-parent-watchdog").start()
 
 
+def describe_exit(exitcode: int | None) -> str:
+    """``signal SIGKILL`` / ``exit code 137``: how a worker process ended (no other text)."""
+    if exitcode is None:
+        return "exit code unknown"
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class WorkerDied(Exception):
+    """A worker process ended (signal, ``os._exit``, OOM killer) while it ran a job."""
+
+    def __init__(self, exitcode: int | None, job: Any = None):
+        self.exitcode = exitcode
+        self.job = job
+        super().__init__(describe_exit(exitcode))
+
+
+def _worker_main(conn: Connection, parent_pid: int, fn: Callable[[Any], Any]) -> None:
+    """Body of a pool worker: run the jobs received on ``conn`` one at a time, send back
+    ``("ok", result)`` or ``("error", exception)``; stop on ``None`` or a closed pipe."""
+    worker_init(parent_pid)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", fn(job))
+        except Exception as err:  # re-raised by the parent, like ProcessPoolExecutor does
+            reply = ("error", err)
+        try:
+            conn.send(reply)
+        except Exception as err:  # an unpicklable result or exception
+            conn.send(("error", ClimbError(f"a worker's reply cannot be sent back "
+                                           f"({type(err).__name__})")))
+
+
+class _Worker:
+    """One spawned worker process and the parent's end of its pipe."""
+
+    def __init__(self, ctx: Any, fn: Callable[[Any], Any]):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), fn),
+                                   daemon=True, name="climb-prepare-worker")
+        self.process.start()
+        child.close()
+        self.job: Any = None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+    def kill(self) -> int | None:
+        """Reap a worker that died (or kill one that hangs); its exit code."""
+        self.process.join(1.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+        return self.process.exitcode
+
+
+def run_isolated(fn: Callable[[Any], Any], job: Any) -> int | None:
+    """Run ``fn(job)`` alone in a fresh worker process; 0 when it returned or raised, else
+    the process's exit code (negative: the signal that ended it). The result is dropped."""
+    ctx = multiprocessing.get_context("spawn")
+    worker = _Worker(ctx, fn)
+    try:
+        worker.conn.send(job)
+        mp_wait([worker.conn, worker.process.sentinel])
+        if worker.conn.poll():
+            with contextlib.suppress(EOFError, OSError):
+                worker.conn.recv()
+                return 0
+        return worker.kill()
+    finally:
+        if worker.process.is_alive():
+            worker.stop()
+
+
 def run_local(
-    fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int
+    fn: Callable[[Any], Any],
+    jobs: Sequence[Any],
+    workers: int,
+    on_death: Callable[[Any, int | None], list[Any]] | None = None,
 ) -> Iterator[tuple[Any, Any]]:
-    """Run jobs in a process pool of ``workers`` processes (inline when workers <= 1)."""
-    if workers <= 1 or len(jobs) <= 1:
+    """Run jobs in ``workers`` spawned worker processes (inline when workers <= 1).
+
+    Each worker runs one job at a time, so a worker that dies (a segfault, ``os._exit``, the
+    OOM killer) is tied to the job it held; the other workers carry on. ``on_death(job,
+    exitcode)`` returns the jobs to run in its place (e.g. the job without the item that
+    killed it); without it, or after more than :func:`death_limit` deaths in a row with no
+    job finished (a machine-wide problem, not one bad input), the run stops with a
+    :class:`~climb.errors.ClimbError` (:class:`WorkerDied` without ``on_death``).
+    """
+    if workers <= 1:
         for job in jobs:
             yield job, fn(job)
         return
     # spawn: safe whatever the parent imported (torch, threads); workers import climb once.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
-                             initargs=(os.getpid(),)) as pool:
-        pending = {}
-        queue = list(jobs)
-        limit = workers * 2  # bounded in-flight work
-        while queue or pending:
-            while queue and len(pending) < limit:
-                job = queue.pop(0)
-                pending[pool.submit(fn, job)] = job
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                yield job, fut.result()
+    queue = deque(jobs)
+    idle: list[_Worker] = []
+    busy: list[_Worker] = []
+    limit = death_limit(workers)
+    deaths: list[str] = []  # since the last finished job
+    try:
+        while queue or busy:
+            while queue and len(busy) < workers:
+                worker = idle.pop() if idle else _Worker(ctx, fn)
+                worker.job = queue.popleft()
+                busy.append(worker)
+                with contextlib.suppress(OSError):  # a dead worker is found below
+                    worker.conn.send(worker.job)
+            ready = set(mp_wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+            for worker in list(busy):
+                if worker.conn not in ready and worker.process.sentinel not in ready:
+                    continue
+                job, reply = worker.job, None
+                if worker.conn.poll():
+                    with contextlib.suppress(EOFError, OSError):
+                        reply = worker.conn.recv()
+                busy.remove(worker)
+                if reply is None:  # the process ended without a reply: it died
+                    exitcode = worker.kill()
+                    deaths.append(describe_exit(exitcode))
+                    if on_death is None:
+                        raise WorkerDied(exitcode, job)
+                    if len(deaths) > limit:
+                        raise ClimbError(
+                            f"{len(deaths)} worker processes died in a row with no work "
+                            f"finished ({', '.join(sorted(set(deaths)))}): a problem of the "
+                            "machine (out of memory? a broken native library?), not of one "
+                            "input; try fewer --workers"
+                        )
+                    queue.extendleft(reversed(on_death(job, exitcode)))
+                    continue
+                idle.append(worker)
+                status, value = reply
+                if status == "error":
+                    raise value
+                deaths.clear()
+                yield job, value
+    finally:
+        for worker in idle + busy:
+            worker.stop(timeout=0 if busy else 5.0)
+
+
+def death_limit(workers: int) -> int:
+    """How many worker deaths in a row (no job finished in between) stop a run: a few bad
+    inputs being decoded at once are expected, every worker dying over and over is not."""
+    return 2 * max(1, workers) + 2
 
 
 def run_ray(
@@ -108,18 +251,28 @@ def run_ray(
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 job = pending.pop(ref)
-                yield job, ray.get(ref)
+                try:
+                    result = ray.get(ref)
+                except (ray.exceptions.WorkerCrashedError,
+                        ray.exceptions.OutOfMemoryError) as err:  # after Ray's own retries
+                    raise WorkerDied(None, job) from err
+                yield job, result
     finally:
         if started:
             ray.shutdown()
 
 
 def run(
-    engine: str, fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, address: str | None
+    engine: str,
+    fn: Callable[[Any], Any],
+    jobs: Sequence[Any],
+    workers: int,
+    address: str | None,
+    on_death: Callable[[Any, int | None], list[Any]] | None = None,
 ) -> Iterator[tuple[Any, Any]]:
-    """Dispatch to :func:`run_local` or :func:`run_ray`."""
+    """Dispatch to :func:`run_local` (``on_death``: see there) or :func:`run_ray`."""
     if engine == "local":
-        return run_local(fn, jobs, workers)
+        return run_local(fn, jobs, workers, on_death)
     if engine == "ray":
         return run_ray(fn, jobs, workers, address)
     raise ClimbError(f"unknown engine {engine!r}; choose one of {ENGINES}")

@@ -33,7 +33,7 @@ import os
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -69,6 +69,9 @@ log = logging.getLogger(__name__)
 THROTTLE_ENV = "CLIMB_PREPARE_THROTTLE_S"  # seconds to sleep per item and per shard (tests)
 DEFAULT_CHUNK_ITEMS = 32
 STATE = ".climb-prepare.json"  # fingerprints of the source files of the finished run
+# climb.acquire.lockfile.LOCKFILE (not imported: workers need not load the download stack)
+DOWNLOAD_LOCKFILE = ".climb-download.json"
+DEFAULT_COUNTS_TOLERANCE = 0.01  # records may differ from the catalog's counts by 1%
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ class ChunkJob:
     split: SplitConfig
     tasks: list[tuple[str, str, int]]
     ipc_path: str | None  # write the chunk here, or None to return its bytes (Ray)
+    adapter_cls: type[Adapter] | None = None  # the class the parent resolved (else by name)
+    progress_path: str | None = None  # the worker notes here which item it is decoding
+    died: dict[int, str] = field(default_factory=dict)  # item position -> how its worker died
 
 
 @dataclass
@@ -124,8 +130,12 @@ _ADAPTERS: dict[str, Adapter] = {}
 
 def _adapter_for(job: ChunkJob) -> Adapter:
     key = job.entry.name + json.dumps(job.adapter_config, sort_keys=True, default=str)
+    if job.adapter_cls is not None:
+        key = f"{job.adapter_cls.__module__}.{job.adapter_cls.__qualname__}:{key}"
     if key not in _ADAPTERS:
-        _ADAPTERS[key] = get_adapter(job.entry, job.adapter_config)
+        _ADAPTERS[key] = (job.adapter_cls(entry=job.entry, config=job.adapter_config)
+                          if job.adapter_cls is not None
+                          else get_adapter(job.entry, job.adapter_config))
     return _ADAPTERS[key]
 
 
@@ -162,6 +172,30 @@ def quarantine_entry(source: str, err: Exception, raw: Path, stage: str) -> dict
             "error": f"{source}: {problem}"}
 
 
+def worker_died_entry(source: str, how: str) -> dict[str, str]:
+    """The manifest entry of a source whose decoding killed the worker process twice (once
+    in its chunk, once alone): ``how`` is the signal or exit code, e.g. ``signal SIGSEGV``."""
+    return {"source": source, "type": "WorkerDied", "where": how,
+            "error": f"{source}: the worker process decoding it died ({how})"}
+
+
+def _note_progress(path: str, position: int) -> None:
+    """Record which item of its chunk a worker is at (read by the parent if the worker dies;
+    a plain write reaches the page cache, so it survives the process being killed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, str(position).encode())
+    finally:
+        os.close(fd)
+
+
+def _read_progress(path: str | None) -> int | None:
+    try:
+        return int(Path(path).read_text()) if path else None
+    except (OSError, ValueError):
+        return None
+
+
 def process_chunk(job: ChunkJob) -> ChunkResult:
     """Decode and encode one chunk of items; any exception one item raises quarantines that
     item alone (see :func:`quarantine_entry`), never the run."""
@@ -172,7 +206,12 @@ def process_chunk(job: ChunkJob) -> ChunkResult:
     quarantined: list[dict[str, str]] = []
     kinds: dict[str, str] = {}
 
-    for item in job.items:
+    for position, item in enumerate(job.items):
+        if position in job.died:  # its decoding killed a worker (see worker_died_entry)
+            quarantined.append(worker_died_entry(item.source, job.died[position]))
+            continue
+        if job.progress_path:
+            _note_progress(job.progress_path, position)
         if throttle:
             time.sleep(throttle)
         stage = "decoding"
@@ -199,6 +238,8 @@ def process_chunk(job: ChunkJob) -> ChunkResult:
             continue
         rows.extend(encoded)
         kinds.update(item_kinds)
+    if job.progress_path:
+        _note_progress(job.progress_path, len(job.items))  # past the items: not one's fault
     schema = build_schema([(t, ty) for t, ty, _ in job.tasks], kinds)
     table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
     result = ChunkResult(job.index, table.num_rows, quarantined, kinds)
@@ -332,7 +373,7 @@ def prepare(
         complete = all((dest / s["path"]).exists() for s in old["shards"])
         if same and complete and (not old.get("index") or (dest / INDEX).exists()):
             log.info("%s: already prepared with this config and these source files", dest)
-            return old
+            return _checked(entry, dest, old)
     work = dest / ".work"
     plan = {
         "config_hash": config_hash,
@@ -360,12 +401,14 @@ def prepare(
 
         results = _decode(
             entry, adapter.config, raw, chunks, split_cfg, task_tuples, work, engine, workers,
-            ray_address, max_quarantined, progress, freshness,
+            ray_address, max_quarantined, progress, freshness, type(adapter),
         )
         manifest = _write(
             entry, dest, work, results, tasks, store_cfg, split_cfg, full_config, config_hash,
             items_hash, len(items), progress,
         )
+        manifest["counts_check"] = counts_check(entry, manifest["counts"], limit, raw)
+        write_manifest(dest / MANIFEST, manifest)
         quarantined_hashes = {q["source"]: sources.content_hash(by_source[q["source"]])
                               for q in manifest["quarantined"] if q["source"] in by_source}
         state = {"sources": sources_print, "quarantined": quarantined_hashes, "plan": plan,
@@ -379,7 +422,95 @@ def prepare(
             "kept in .work/ - fix the cause and run again"
         ) from err
     shutil.rmtree(work, ignore_errors=True)
+    return _checked(entry, dest, manifest)
+
+
+class CountsCheckError(ClimbError):
+    """The records prepared differ from the catalog's declared counts by more than the
+    entry's tolerance. The store is written; ``manifest`` is its manifest."""
+
+    def __init__(self, message: str, manifest: dict[str, Any]):
+        super().__init__(message)
+        self.manifest = manifest
+
+
+def counts_check(entry: DatasetEntry, counts: Mapping[str, Any], limit: int | None,
+                 raw: Path) -> dict[str, Any]:
+    """The manifest's ``counts_check``: the records produced (per split and in total) against
+    the catalog entry's declared ``samples`` (like Hugging Face datasets' ``verify_splits``).
+
+    Checked only when the entry declares ``samples.counts_are_records`` (its counts are of
+    the records `prepare` writes, not of publisher units such as recordings cut into windows),
+    on a whole dataset (no ``--limit``, no ``--subset`` download). The total is always
+    compared; train/val/test only where declared and the split is official. ``ok`` is False
+    when a relative difference exceeds ``samples.tolerance`` (default
+    :data:`DEFAULT_COUNTS_TOLERANCE`); ``skipped`` says why nothing was compared.
+    """
+    declared_counts = entry.samples
+    tolerance = (declared_counts.tolerance if declared_counts.tolerance is not None
+                 else DEFAULT_COUNTS_TOLERANCE)
+    produced = {"total": sum(int(c["samples"]) for c in counts.values())}
+    produced |= {split: int(counts[split]["samples"]) for split in SPLITS if split in counts}
+    check: dict[str, Any] = {"declared": None, "produced": produced, "tolerance": tolerance,
+                             "ok": None, "skipped": None}
+    if limit is not None:
+        check["skipped"] = f"--limit {limit}: only part of the dataset was prepared"
+    elif _download_mode(raw) in ("subset", "mixed"):
+        check["skipped"] = "the raw folder is a --subset download: only part of the dataset"
+    elif not declared_counts.counts_are_records:
+        check["skipped"] = ("the catalog's samples are not declared as records "
+                            "(samples.counts_are_records)")
+    if check["skipped"]:
+        return check
+    declared = {"total": declared_counts.total}
+    if entry.split.official:
+        declared |= {split: getattr(declared_counts, split) for split in SPLITS
+                     if getattr(declared_counts, split, None) is not None}
+    check["declared"] = declared
+    check["difference"] = {k: produced.get(k, 0) - v for k, v in declared.items()}
+    check["ok"] = all(abs(produced.get(k, 0) - v) <= tolerance * v for k, v in declared.items())
+    return check
+
+
+def _download_mode(raw: Path) -> str | None:
+    """``full``/``subset``/``mixed`` from the raw folder's download lockfile, if any."""
+    try:
+        return json.loads((raw / DOWNLOAD_LOCKFILE).read_text()).get("mode")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _checked(entry: DatasetEntry, dest: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Log the manifest's counts check; a :class:`CountsCheckError` when it failed."""
+    check = manifest.get("counts_check") or {}
+    if check.get("skipped"):
+        log.info("%s: counts check skipped (%s)", entry.name, check["skipped"])
+    if check.get("ok") is None:
+        return manifest
+    summary = describe_counts_check(check)
+    if not check["ok"]:
+        raise CountsCheckError(
+            f"{entry.name}: the records prepared differ from the catalog's counts beyond its "
+            f"tolerance of {check['tolerance']:.1%} ({summary}; "
+            f"{len(manifest.get('quarantined', []))} sources quarantined): an adapter or reader "
+            f"drops or repeats records, or the raw data is incomplete. The store was written "
+            f"to {dest} (see counts_check in manifest.json)",
+            manifest,
+        )
+    if any(check["difference"].values()):
+        log.warning("%s: the records prepared differ from the catalog's counts within its "
+                    "tolerance of %.1f%% (%s)", entry.name, 100 * check["tolerance"], summary)
     return manifest
+
+
+def describe_counts_check(check: Mapping[str, Any]) -> str:
+    """``total 17 of 24 declared (-29.2%), train ...``: the compared counts, in words."""
+    parts = []
+    for key, declared in check["declared"].items():
+        produced = check["produced"].get(key, 0)
+        change = f" ({(produced - declared) / declared:+.1%})" if declared else ""
+        parts.append(f"{key} {produced} of {declared} declared{change}")
+    return ", ".join(parts)
 
 
 def _sources_unchanged(state_path: Path, sources_print: str, sources: SourceFiles,
@@ -489,7 +620,7 @@ def _drop_outputs(dest: Path) -> None:
 
 def _decode(
     entry, adapter_config, raw, chunks, split_cfg, tasks, work, engine, workers, address,
-    max_quarantined, progress, freshness: _Freshness,
+    max_quarantined, progress, freshness: _Freshness, adapter_cls: type[Adapter] | None = None,
 ) -> list[ChunkResult]:
     chunk_dir = work / "chunks"
     results: dict[int, ChunkResult] = {}
@@ -504,8 +635,13 @@ def _decode(
                 continue
             marker.unlink()  # a source file changed since: decode this chunk again
             stale = True
-        ipc_path = None if engine == "ray" else str(chunk_dir / f"{i:06d}.arrow")
-        jobs.append(ChunkJob(i, entry, adapter_config, str(raw), chunk, split_cfg, tasks, ipc_path))
+        local = engine != "ray"
+        jobs.append(ChunkJob(
+            i, entry, adapter_config, str(raw), chunk, split_cfg, tasks,
+            ipc_path=str(chunk_dir / f"{i:06d}.arrow") if local else None,
+            adapter_cls=adapter_cls,
+            progress_path=str(chunk_dir / f"{i:06d}.progress") if local else None,
+        ))
     if stale:  # shards of an interrupted write phase hold the old records
         _drop_outputs(freshness.dest)
 
@@ -527,7 +663,8 @@ def _decode(
     done_items = sum(len(chunks[i]) for i in results)
     with _progress() if progress else _NullProgress() as bar:
         task = bar.add_task(f"{entry.name}: decode", total=total_items, completed=done_items)
-        for job, result in engines.run(engine, process_chunk, jobs, workers, address):
+
+        def _journal(job: ChunkJob, result: ChunkResult) -> None:
             if result.ipc is not None:
                 ipc = chunk_dir / f"{job.index:06d}.arrow"
                 tmp = ipc.with_name(ipc.name + ".tmp")
@@ -546,7 +683,46 @@ def _decode(
             for q in result.quarantined:
                 log.warning("quarantined %s", q["error"])  # PHI-free: see quarantine_entry
             check_threshold()
+
+        try:
+            finished = engines.run(engine, process_chunk, jobs, workers, address,
+                                   on_death=_on_worker_death)
+            for job, result in finished:
+                _journal(job, result)
+        except engines.WorkerDied as err:  # Ray, after its own retries: no item to blame
+            job = err.job
+            raise ClimbError(
+                f"{entry.name}: a worker died ({err}) decoding chunk {job.index} "
+                f"({job.items[0].source} .. {job.items[-1].source}); run it with --engine "
+                "local to find and quarantine the item (finished work is kept)"
+            ) from None
     return [results[i] for i in range(len(chunks))]
+
+
+def _on_worker_death(job: ChunkJob, exitcode: int | None) -> list[ChunkJob]:
+    """A worker died running ``job``: the jobs to run in its place.
+
+    The worker noted the item it was decoding (``job.progress_path``). That item is decoded
+    once more alone, in a fresh process: if that process dies too, the item is quarantined
+    (``WorkerDied``) and the chunk runs again without it; if it lives (the death was the
+    machine's, e.g. memory shared by the workers ran out), the chunk simply runs again. The
+    engine stops the run when workers keep dying with no chunk finished.
+    """
+    how = engines.describe_exit(exitcode)
+    position = _read_progress(job.progress_path)
+    if position is None or not 0 <= position < len(job.items) or position in job.died:
+        log.warning("a worker died (%s) in chunk %d outside an item's decoding; running the "
+                    "chunk again", how, job.index)
+        return [job]
+    item = job.items[position]
+    probe = replace(job, items=[item], ipc_path=None, progress_path=None, died={})
+    alone = engines.run_isolated(process_chunk, probe)
+    if alone == 0:
+        log.warning("a worker died (%s) decoding %s, which decodes alone: running chunk %d "
+                    "again", how, item.source, job.index)
+        return [job]
+    how = engines.describe_exit(alone)
+    return [replace(job, died={**job.died, position: how})]
 
 
 class _NullProgress:
