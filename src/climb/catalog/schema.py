@@ -156,6 +156,16 @@ class SampleCounts(_Strict):
     val: int | None = Field(default=None, ge=0)
     test: int | None = Field(default=None, ge=0)
     source: str | None = Field(default=None, description="where the figure comes from")
+    counts_are_records: bool = Field(
+        default=False,
+        description="the counts are of the records `prepare` writes (one per counted sample), "
+        "so a whole-dataset `prepare` checks the records it produced against them",
+    )
+    tolerance: float | None = Field(
+        default=None, ge=0, le=1,
+        description="relative difference between produced and declared counts past which "
+        "`prepare` fails (default 0.01; 0 = exact); smaller differences are warnings",
+    )
 
 
 class SplitInfo(_Strict):

@@ -51,16 +51,20 @@ def register(app: typer.Typer) -> None:
         chunk_items: int = typer.Option(32, "--chunk-items", help="source items per work unit"),
     ) -> None:
         """Decode a dataset into a sharded, checksummed, patient-split Parquet store."""
-        from climb.store.prepare import parse_config
+        from climb.store.prepare import CountsCheckError, describe_counts_check, parse_config
         from climb.store.prepare import prepare as run_prepare
 
         if raw is None:
             raw = bundled_raw_dir(name, catalog)
-        manifest = run_prepare(
-            name, raw, out, engine=engine, workers=workers, limit=limit,
-            max_quarantined=max_quarantined, catalog=catalog, config=parse_config(config),
-            ray_address=ray_address, chunk_items=chunk_items,
-        )
+        failed: CountsCheckError | None = None
+        try:
+            manifest = run_prepare(
+                name, raw, out, engine=engine, workers=workers, limit=limit,
+                max_quarantined=max_quarantined, catalog=catalog, config=parse_config(config),
+                ray_address=ray_address, chunk_items=chunk_items,
+            )
+        except CountsCheckError as err:  # the store is written: summarize it, then fail
+            manifest, failed = err.manifest, err
         console = Console()
         counts = manifest["counts"]
         summary = ", ".join(f"{s} {c['samples']}" for s, c in counts.items())
@@ -82,6 +86,21 @@ def register(app: typer.Typer) -> None:
                 "in manifest.json; its text is not recorded, it may hold header values",
                 highlight=False,
             )
+        check = manifest.get("counts_check") or {}
+        if check.get("skipped"):
+            console.print(f"  counts check skipped: {check['skipped']}", highlight=False)
+        elif check.get("ok") is not None:
+            words = describe_counts_check(check)
+            if not check["ok"]:
+                console.print(f"  [red]counts check failed[/]: {words} (tolerance "
+                              f"{check['tolerance']:.1%})", highlight=False)
+            elif any(check["difference"].values()):
+                console.print(f"  [yellow]counts differ[/] within the tolerance of "
+                              f"{check['tolerance']:.1%}: {words}", highlight=False)
+            else:
+                console.print(f"  counts check ok: {words}", highlight=False)
+        if failed is not None:
+            raise failed
 
     @app.command()
     def audit(
