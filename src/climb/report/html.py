@@ -9,6 +9,8 @@ from pathlib import Path
 
 from climb.report import plots
 from climb.report.runs import RunInfo
+from climb.report.subsets import FIGURE as SUBSET_FIGURE
+from climb.report.subsets import modality_subset_plot, modality_subset_table
 from climb.report.tables import (
     Table,
     delta_table,
@@ -100,6 +102,7 @@ def build_sections(
             fusion,
             name("fusion"),
         ),
+        *_subset_sections(runs, out),
         Section(
             "robustness",
             "Robustness",
@@ -139,6 +142,18 @@ def _drpo_sections(runs: list[RunInfo], split: str, n_resamples: int, seed: int
     return [Section("drpo", "Multitask: DRPO on vs off",
                     "Per task, the multitask run with DRPO domain reweighting minus the same "
                     "run without it.", table)]
+
+
+def _subset_sections(runs: list[RunInfo], out: Path) -> list[Section]:
+    """The modality-combination section, only when the runs include a modality-subset study."""
+    table = modality_subset_table(runs)
+    if not table.rows:
+        return []
+    figure = modality_subset_plot(table.records, out / SUBSET_FIGURE)
+    return [Section("modality-subsets", "Modality combinations",
+                    "Headline metric with its 95% bootstrap CI for the model trained on each "
+                    "non-empty subset of its inputs (climb train --modality-subsets).", table,
+                    figure.name if figure else None)]
 
 
 def _looks_numeric(cell: str) -> bool:
@@ -218,7 +233,7 @@ def write_report(
     """Write ``out/index.html``, ``out/report.md`` and the PNGs; return the HTML path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("delta.png", "fewshot.png", "fusion.png", "robustness.png"):
+    for stale in ("delta.png", "fewshot.png", "fusion.png", "robustness.png", SUBSET_FIGURE):
         (out / stale).unlink(missing_ok=True)
     sections = build_sections(runs, out, split, n_resamples, seed)
     (out / "report.md").write_text(render_markdown(sections, runs, split))

@@ -54,6 +54,35 @@ class RunInfo:
         encoders = model.get("encoders") if isinstance(model, dict) else None
         return sorted(encoders) if isinstance(encoders, dict) else []
 
+    @property
+    def modality_subset(self) -> list[str] | None:
+        """The inputs of a modality-subset study run (``climb train --modality-subsets``):
+        its metrics.json ``modality_subset``, else its study's ``study.json``; None for any
+        other run."""
+        subset = (self.metrics or {}).get("modality_subset")
+        if isinstance(subset, list):
+            return [str(s) for s in subset]
+        study = self.path.parent / "study.json"
+        if not study.exists():
+            return None
+        try:
+            document = json.loads(study.read_text())
+        except json.JSONDecodeError:
+            return None
+        for run in document.get("runs", []) if isinstance(document, dict) else []:
+            if isinstance(run, dict) and Path(str(run.get("dir", ""))).name == self.path.name:
+                return [str(s) for s in run.get("subset") or []]
+        return None
+
+    @property
+    def study(self) -> str | None:
+        """The name of the modality-subset study this run belongs to (None for other runs)."""
+        if self.modality_subset is None:
+            return None
+        study = (self.metrics or {}).get("study")
+        return str(study["name"]) if isinstance(study, dict) and study.get("name") else (
+            self.path.parent.name)
+
     def task_metrics(self, key: str) -> dict[str, Any] | None:
         if not self.metrics:
             return None
@@ -99,3 +128,20 @@ def load_run_info(
         except json.JSONDecodeError as err:
             raise RunError(f"{robustness_path}: invalid JSON ({err})") from err
     return info
+
+
+def expand_studies(run_dirs: list[Path]) -> list[Path]:
+    """Run directories, with a modality-subset study directory (``study.json``, from
+    ``climb train --modality-subsets``) replaced by its runs."""
+    out: list[Path] = []
+    for run_dir in run_dirs:
+        study = Path(run_dir) / "study.json"
+        if not study.exists() or (Path(run_dir) / "config.yaml").exists():
+            out.append(Path(run_dir))
+            continue
+        try:
+            document = json.loads(study.read_text())
+        except json.JSONDecodeError as err:
+            raise RunError(f"{study}: invalid JSON ({err})") from err
+        out += [Path(run_dir) / Path(str(r["dir"])).name for r in document.get("runs", [])]
+    return out

@@ -305,6 +305,8 @@ def fusion_table(runs: list[RunInfo]) -> Table:
     for run in runs:
         if run.fusion is None or not run.metrics or run.regime == "fewshot":
             continue
+        if run.modality_subset is not None:  # its own section (report/subsets.py)
+            continue
         for key in sorted(run.metrics.get("tasks", {})):
             metric, entry = headline_of(run, key)
             table.records.append(
