@@ -5,8 +5,10 @@ other item is prepared; workers that keep dying stop the run with a clear error.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ from tests.store import _dying, synthetic
 
 NAME = synthetic.NAME
 PARENT_ENV = "CLIMB_TEST_PARENT_PID"
+ONCE_ENV = "CLIMB_TEST_DIED_ONCE"
 KILLED = {"rec0002": "sigkill", "rec0009": "exit137"}  # item key -> how its decoding dies
 
 
@@ -77,6 +80,34 @@ def test_item_that_kills_its_worker_is_quarantined_and_the_rest_prepared(
     assert (out / NAME / "splits.csv").read_bytes() == (
         tmp_path / "ref" / NAME / "splits.csv").read_bytes()
     assert not (out / NAME / ".work").exists()
+
+
+class DyingOnceECG(synthetic_adapter.SyntheticECG):
+    """Decoding rec0001 kills the worker the first time only (as the OOM killer might)."""
+
+    def load(self, raw_dir, item):
+        marker = Path(os.environ[ONCE_ENV])
+        if item.key == "rec0001" and not marker.exists():
+            if os.getpid() == int(os.environ[PARENT_ENV]):
+                raise RuntimeError("a killing item was decoded in the test process")
+            marker.write_text("died once")
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield from super().load(raw_dir, item)
+
+
+def test_death_the_item_does_not_repeat_alone_quarantines_nothing(
+    tmp_path, overlay, monkeypatch, caplog
+):
+    raw = synthetic.build(tmp_path / "src", n=4)
+    _use(monkeypatch, DyingOnceECG)
+    monkeypatch.setenv(ONCE_ENV, str(tmp_path / "died-once"))
+    caplog.set_level(logging.WARNING)
+    m = prepare(NAME, raw, tmp_path / "out", catalog=overlay, workers=2, chunk_items=2,
+                progress=False)
+    assert (tmp_path / "died-once").exists()  # the worker did die
+    assert m["quarantined"] == []
+    assert sum(s["rows"] for s in m["shards"]) == 4
+    assert "died (signal SIGKILL) decoding records/rec0001, which decodes alone" in caplog.text
 
 
 def test_engine_replaces_the_job_of_a_dead_worker_and_goes_on():
