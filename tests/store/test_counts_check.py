@@ -24,12 +24,16 @@ DECLARED = {"total": 12, "train": 8, "val": 2, "test": 2}
 
 
 def _overlay(path, tolerance: float | None = None, records: bool = True):
-    samples = (f"samples: {{total: 12, train: 8, val: 2, test: 2, unit: records, "
-               f"counts_are_records: {str(records).lower()}"
-               + (f", tolerance: {tolerance}" if tolerance is not None else "") + "}")
-    text = (synthetic.OVERLAY.replace("samples: {total: 24, unit: records}", samples)
-            .replace("split: {official: false, definition: patient-level hash split}",
-                     "split: {official: true, definition: the fold column}"))
+    samples = (
+        f"samples: {{total: 12, train: 8, val: 2, test: 2, unit: records, "
+        f"counts_are_records: {str(records).lower()}"
+        + (f", tolerance: {tolerance}" if tolerance is not None else "")
+        + "}"
+    )
+    text = synthetic.OVERLAY.replace("samples: {total: 24, unit: records}", samples).replace(
+        "split: {official: false, definition: patient-level hash split}",
+        "split: {official: true, definition: the fold column}",
+    )
     assert samples in text and "official: true" in text
     path.write_text(text)
     return path
@@ -61,16 +65,35 @@ def dropping(monkeypatch):
 
 
 def _prepare_cli(cli, raw, out, overlay, *extra):
-    return cli(["prepare", NAME, "--raw", str(raw), "--out", str(out), "--catalog", str(overlay),
-                "--workers", "1", *extra])
+    return cli(
+        [
+            "prepare",
+            NAME,
+            "--raw",
+            str(raw),
+            "--out",
+            str(out),
+            "--catalog",
+            str(overlay),
+            "--workers",
+            "1",
+            *extra,
+        ]
+    )
 
 
 def test_equal_counts_are_ok(tmp_path, raw, cli):
     result = _prepare_cli(cli, raw, tmp_path / "out", _overlay(tmp_path / "o.yaml"))
     assert result.exit_code == 0, result.output
     check = json.loads((tmp_path / "out" / NAME / "manifest.json").read_text())["counts_check"]
-    assert check == {"declared": DECLARED, "produced": DECLARED, "tolerance": 0.01, "ok": True,
-                     "skipped": None, "difference": dict.fromkeys(DECLARED, 0)}
+    assert check == {
+        "declared": DECLARED,
+        "produced": DECLARED,
+        "tolerance": 0.01,
+        "ok": True,
+        "skipped": None,
+        "difference": dict.fromkeys(DECLARED, 0),
+    }
     assert "counts check ok: total 12 of 12 declared" in " ".join(result.output.split())
 
 
@@ -89,8 +112,7 @@ def test_adapter_dropping_30_percent_fails_loudly_with_the_store_written(
     # the store is complete and says what went wrong
     manifest = json.loads((out / NAME / "manifest.json").read_text())
     assert manifest["counts_check"]["ok"] is False
-    assert manifest["counts_check"]["difference"] == {"total": -4, "train": -4, "val": 0,
-                                                      "test": 0}
+    assert manifest["counts_check"]["difference"] == {"total": -4, "train": -4, "val": 0, "test": 0}
     assert sum(s["rows"] for s in manifest["shards"]) == 8
     assert all((out / NAME / s["path"]).exists() for s in manifest["shards"])
     assert not (out / NAME / ".work").exists()
@@ -112,15 +134,20 @@ def test_difference_within_the_declared_tolerance_is_a_warning(
     assert "counts differ within the tolerance of 15.0%" in " ".join(result.output.split())
     assert "total 11 of 12 declared (-8.3%)" in caplog.text
     # the same drop with an exact tolerance is an error
-    with pytest.raises(CountsCheckError, match="tolerance of 0.0%"):
-        prepare(NAME, raw, tmp_path / "exact", catalog=_overlay(tmp_path / "e.yaml", 0),
-                workers=1, progress=False)
+    with pytest.raises(CountsCheckError, match=r"tolerance of 0\.0%"):
+        prepare(
+            NAME,
+            raw,
+            tmp_path / "exact",
+            catalog=_overlay(tmp_path / "e.yaml", 0),
+            workers=1,
+            progress=False,
+        )
 
 
 def test_limit_skips_the_check_and_says_so(tmp_path, raw, cli, dropping):
     dropping("rec0000", "rec0001", "rec0002", "rec0003")  # would fail a whole-dataset check
-    result = _prepare_cli(cli, raw, tmp_path / "out", _overlay(tmp_path / "o.yaml"),
-                          "--limit", "6")
+    result = _prepare_cli(cli, raw, tmp_path / "out", _overlay(tmp_path / "o.yaml"), "--limit", "6")
     assert result.exit_code == 0, result.output
     check = json.loads((tmp_path / "out" / NAME / "manifest.json").read_text())["counts_check"]
     assert check["ok"] is None and check["declared"] is None
@@ -135,16 +162,28 @@ def test_subset_download_skips_the_check(tmp_path, raw, dropping):
     lock = Lockfile(raw, NAME)
     lock.set_mode("subset")  # as `climb download --subset` leaves it
     assert (raw / LOCKFILE).exists()
-    m = prepare(NAME, raw, tmp_path / "out", catalog=_overlay(tmp_path / "o.yaml"), workers=1,
-                progress=False)
+    m = prepare(
+        NAME,
+        raw,
+        tmp_path / "out",
+        catalog=_overlay(tmp_path / "o.yaml"),
+        workers=1,
+        progress=False,
+    )
     assert "--subset download" in m["counts_check"]["skipped"]
     assert m["counts_check"]["ok"] is None
 
 
 def test_counts_not_declared_as_records_are_not_checked(tmp_path, raw, dropping):
     dropping("rec0000", "rec0001", "rec0002", "rec0003")
-    m = prepare(NAME, raw, tmp_path / "out", catalog=_overlay(tmp_path / "o.yaml", records=False),
-                workers=1, progress=False)
+    m = prepare(
+        NAME,
+        raw,
+        tmp_path / "out",
+        catalog=_overlay(tmp_path / "o.yaml", records=False),
+        workers=1,
+        progress=False,
+    )
     assert m["counts_check"]["ok"] is None
     assert "counts_are_records" in m["counts_check"]["skipped"]
 

@@ -59,26 +59,50 @@ def test_item_that_kills_its_worker_is_quarantined_and_the_rest_prepared(
     raw = synthetic.build(tmp_path / "src", n=12)
     _use(monkeypatch, KillingECG)
     out = tmp_path / "out"
-    result = cli(["prepare", NAME, "--raw", str(raw), "--out", str(out), "--catalog",
-                  str(overlay), "--workers", "2", "--chunk-items", "4"])
+    result = cli(
+        [
+            "prepare",
+            NAME,
+            "--raw",
+            str(raw),
+            "--out",
+            str(out),
+            "--catalog",
+            str(overlay),
+            "--workers",
+            "2",
+            "--chunk-items",
+            "4",
+        ]
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / NAME / "manifest.json").read_text())
     assert manifest["quarantined"] == [
-        {"source": "records/rec0002", "type": "WorkerDied", "where": "signal SIGKILL",
-         "error": "records/rec0002: the worker process decoding it died (signal SIGKILL)"},
-        {"source": "records/rec0009", "type": "WorkerDied", "where": "exit code 137",
-         "error": "records/rec0009: the worker process decoding it died (exit code 137)"},
+        {
+            "source": "records/rec0002",
+            "type": "WorkerDied",
+            "where": "signal SIGKILL",
+            "error": "records/rec0002: the worker process decoding it died (signal SIGKILL)",
+        },
+        {
+            "source": "records/rec0009",
+            "type": "WorkerDied",
+            "where": "exit code 137",
+            "error": "records/rec0009: the worker process decoding it died (exit code 137)",
+        },
     ]
     console = " ".join(result.output.split())
     assert "2 quarantined" in console and "died (signal SIGKILL)" in console
     # every other item is in the store, byte for byte as when those two fail cleanly
     _use(monkeypatch, SkippingECG)
-    reference = prepare(NAME, raw, tmp_path / "ref", catalog=overlay, workers=1, chunk_items=4,
-                        progress=False)
+    reference = prepare(
+        NAME, raw, tmp_path / "ref", catalog=overlay, workers=1, chunk_items=4, progress=False
+    )
     assert sum(s["rows"] for s in manifest["shards"]) == 10
     assert manifest["shards"] == reference["shards"]
     assert (out / NAME / "splits.csv").read_bytes() == (
-        tmp_path / "ref" / NAME / "splits.csv").read_bytes()
+        tmp_path / "ref" / NAME / "splits.csv"
+    ).read_bytes()
     assert not (out / NAME / ".work").exists()
 
 
@@ -102,8 +126,9 @@ def test_death_the_item_does_not_repeat_alone_quarantines_nothing(
     _use(monkeypatch, DyingOnceECG)
     monkeypatch.setenv(ONCE_ENV, str(tmp_path / "died-once"))
     caplog.set_level(logging.WARNING)
-    m = prepare(NAME, raw, tmp_path / "out", catalog=overlay, workers=2, chunk_items=2,
-                progress=False)
+    m = prepare(
+        NAME, raw, tmp_path / "out", catalog=overlay, workers=2, chunk_items=2, progress=False
+    )
     assert (tmp_path / "died-once").exists()  # the worker did die
     assert m["quarantined"] == []
     assert sum(s["rows"] for s in m["shards"]) == 4
@@ -119,7 +144,7 @@ def test_engine_replaces_the_job_of_a_dead_worker_and_goes_on():
 
     got = dict(engines.run_local(_dying.square_or_die, [1, -1, 2, -3, 4], 2, on_death))
     assert sorted(deaths) == [(-3, 3), (-1, -signal.SIGKILL)]
-    assert got == {1: 1, 2: 4, 4: 16, 101: 101 ** 2, 102: 102 ** 2}
+    assert got == {1: 1, 2: 4, 4: 16, 101: 101**2, 102: 102**2}
     assert engines.describe_exit(-signal.SIGSEGV) == "signal SIGSEGV"
     assert engines.describe_exit(137) == "exit code 137"
 
