@@ -3,17 +3,17 @@ ultrasound, MRI slices, OCT): finding the dataset root, class-folder listings, t
 validation split carved from an official training split, and decoding one image into the
 store's standard array.
 
-Decoding goes through the imaging core (:func:`climb.read.image.read_pixels`,
-:func:`climb.read.dicom_image.read_dicom_image`, :func:`climb.read.standardize.standardize_image`)
-when it is installed; until then through :func:`climb.read.image.read_image` (Pillow) and a
-small pydicom path (modality LUT, VOI LUT/window, MONOCHROME1 inversion) with a Pillow resize.
-Either way an image leaves as ``uint8`` H x W (mode "L") or H x W x 3 (mode "RGB") of
-``size`` x ``size``.
+Decoding: :func:`climb.read.image.read_image` (Pillow) for PNG/JPEG/TIFF/BMP and a small
+pydicom path for DICOM (declared size bounded before decoding, modality LUT, the file's VOI
+LUT or first window, MONOCHROME1 inverted), then an aspect-preserving Pillow resize with
+center crop or zero padding. An image leaves as ``uint8`` H x W (mode "L") or H x W x 3
+(mode "RGB") of ``size`` x ``size``. (Written before the imaging core's ``read_pixels`` /
+``read_dicom_image`` / ``standardize_image`` existed; :func:`decode_image` is the one place to
+switch over to them.)
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from climb.errors import RecordError
-from climb.read.image import read_image
+from climb.read.image import MAX_PIXELS, read_image
 from climb.record import Input
 from climb.split import hash_unit
 
@@ -67,13 +67,6 @@ def carve_val(split: str, group: str, fraction: float, seed: int) -> str:
     if split != "train" or fraction <= 0:
         return split
     return "val" if hash_unit(f"val:{group}", seed) < fraction else "train"
-
-
-def _core_available() -> bool:
-    return (
-        importlib.util.find_spec("climb.read.pixels") is not None
-        and importlib.util.find_spec("climb.read.dicom_image") is not None
-    )
 
 
 def _fit(array: np.ndarray, size: int, fit: str, source: str,
@@ -132,7 +125,7 @@ def _to_mode(array: np.ndarray, mode: str) -> np.ndarray:
     return array
 
 
-def _dicom_uint8(path: Path) -> np.ndarray:
+def _dicom_uint8(path: Path, source: str) -> np.ndarray:
     """Display-ready uint8 pixels of a single-frame DICOM image: modality LUT, the file's VOI
     LUT or first window (else the full stored range), MONOCHROME1 inverted."""
     import pydicom
@@ -144,10 +137,13 @@ def _dicom_uint8(path: Path) -> np.ndarray:
         try:
             ds = pydicom.dcmread(path)
             photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+            rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+            if rows <= 0 or cols <= 0 or rows * cols > MAX_PIXELS:
+                raise RecordError(source, "DICOM image declares an empty or too large size")
             if int(ds.get("NumberOfFrames", 1) or 1) != 1:
-                raise RecordError(path, "multi-frame DICOM where one image is expected")
+                raise RecordError(source, "multi-frame DICOM where one image is expected")
             if photometric not in ("MONOCHROME1", "MONOCHROME2"):
-                raise RecordError(path, "DICOM image is not MONOCHROME1/MONOCHROME2")
+                raise RecordError(source, "DICOM image is not MONOCHROME1/MONOCHROME2")
             values = apply_modality_lut(ds.pixel_array, ds)
             has_voi = "VOILUTSequence" in ds or "WindowCenter" in ds
             if has_voi:
@@ -155,10 +151,10 @@ def _dicom_uint8(path: Path) -> np.ndarray:
         except RecordError:
             raise
         except Exception as err:  # pydicom's messages may quote header values
-            raise RecordError(path, f"cannot decode DICOM image ({type(err).__name__})") from None
+            raise RecordError(source, f"cannot decode DICOM image ({type(err).__name__})") from None
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or not np.all(np.isfinite(values)):
-        raise RecordError(path, "DICOM pixel data is not one finite 2D image")
+        raise RecordError(source, "DICOM pixel data is not one finite 2D image")
     low, high = float(values.min()), float(values.max())
     scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
     if photometric == "MONOCHROME1":
@@ -173,14 +169,7 @@ def decode_image(path: Path, source: str, config: dict[str, Any]) -> Input:
     if not path.is_file():
         raise RecordError(source, "image file not found")
     is_dicom = path.suffix.lower() in (".dcm", ".dicom")
-    if _core_available():  # pragma: no cover - the imaging core replaces the fallback
-        from climb.read.dicom_image import read_dicom_image
-        from climb.read.image import read_pixels
-        from climb.read.standardize import standardize_image
-
-        pixels = read_dicom_image(path) if is_dicom else read_pixels(path)
-        return Input(data=standardize_image(pixels, size=size, fit=fit, mode=mode))
-    array = _dicom_uint8(path) if is_dicom else read_image(path, mode=mode)
+    array = _dicom_uint8(path, source) if is_dicom else read_image(path, mode=mode)
     return Input(data=_fit(_to_mode(array, mode), size, fit, source))
 
 

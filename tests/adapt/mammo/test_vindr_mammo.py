@@ -136,3 +136,17 @@ def test_unmapped_label_is_an_error_naming_the_file(raw, table, tmp_path):
     bad = type(item)(item.source, item.key, {**item.info, "birads": "BI-RADS 7"})
     with pytest.raises(RecordError, match=r"\.dicom: .*no entry in the mapping"):
         list(adapter.load(raw, bad))
+
+
+def test_huge_declared_dicom_is_refused_before_decoding(raw, table, tmp_path):
+    row = table[1]
+    path = tmp_path / "images" / row["study_id"] / f"{row['image_id']}.dicom"
+    path.parent.mkdir(parents=True)
+    ds = pydicom.dcmread(raw / fixture.FOLDER / "images" / row["study_id"] / path.name)
+    ds.Rows, ds.Columns = 60000, 60000  # the pixel data stays small: never read
+    ds.save_as(path)
+    adapter = get_adapter("vindr_mammo")
+    item = next(i for i in adapter.items(raw) if i.key == row["image_id"])
+    moved = type(item)(path.relative_to(tmp_path).as_posix(), item.key, item.info)
+    with pytest.raises(RecordError, match="declares an empty or too large size"):
+        list(adapter.load(tmp_path, moved))

@@ -89,3 +89,12 @@ def test_bad_images_are_quarantined_and_the_rest_prepared(raw, tmp_path):
         digest = hashlib.sha256(f"0\x00sample:{sid}".encode()).digest()
         u = int.from_bytes(digest[:8], "big") / 2.0**64
         assert split == ("train" if u < 0.8 else "val" if u < 0.9 else "test")
+
+
+def test_masks_are_part_of_the_fingerprinted_sources(raw):
+    from climb.store.sources import SourceFiles
+
+    adapter = get_adapter("busi")
+    item = next(i for i in adapter.items(raw) if i.key == "benign-2")
+    names = [p.name for p in SourceFiles(adapter, raw).files(item)]
+    assert names == ["benign (2).png", "benign (2)_mask.png", "benign (2)_mask_1.png"]

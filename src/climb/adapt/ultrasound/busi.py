@@ -71,6 +71,10 @@ class BusiAdapter(Adapter):
                 ))
         return items
 
+    def item_files(self, raw_dir: Path, item: Item) -> list[Path]:
+        """The image and its masks (what `prepare` fingerprints for freshness)."""
+        return [Path(raw_dir) / s for s in (item.source, *item.info["masks"])]
+
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         raw_dir = Path(raw_dir)
         try:
