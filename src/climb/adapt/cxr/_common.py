@@ -1,0 +1,50 @@
+"""Pieces shared by the chest X-ray findings adapters: reading the publishers' label tables
+(plain or gzipped CSV), the view filter, and turning a label dict into the ``cxr14`` vector."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from climb.errors import LabelMappingError, RecordError
+from climb.harmonize import LabelMapper
+
+
+def table_path(root: Path, name: str) -> Path:
+    """``root/name`` or ``root/name.gz`` (PhysioNet ships the MIMIC tables gzipped)."""
+    for candidate in (Path(root) / name, Path(root) / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise RecordError(Path(root) / name, "label table not found (plain or .gz)")
+
+
+def read_table(path: Path, required: Iterable[str], source: str | None = None) -> pd.DataFrame:
+    """A publisher's CSV as strings (blank cells stay ""), checked for ``required`` columns."""
+    name = source or str(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as err:  # pandas/gzip raise many types on bad bytes
+        raise RecordError(name, f"cannot read the CSV table ({type(err).__name__})") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = sorted(set(required) - set(table.columns))
+    if missing:
+        raise RecordError(name, f"missing columns {missing}")
+    return table
+
+
+def wanted_view(view: str | None, views: Iterable[str] | None) -> bool:
+    """True when ``views`` (config ``views``: None keeps every image) holds ``view``."""
+    return views is None or (view or "") in {str(v).upper() for v in views}
+
+
+def findings_vector(mapper: LabelMapper, values: Mapping[str, Any], source: str) -> np.ndarray:
+    """The harmonized float32 vector of {native finding: 1 | 0 | -1 | blank}; a value or a
+    finding the mapping does not know quarantines the image (RecordError)."""
+    try:
+        return mapper.multilabel_from_values(values)
+    except LabelMappingError as err:
+        raise RecordError(source, str(err)) from None
