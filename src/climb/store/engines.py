@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -219,6 +221,90 @@ def death_limit(workers: int) -> int:
     return 2 * max(1, workers) + 2
 
 
+# Run by a guard process: reads its stdin until the driver says "done" or dies (EOF), then
+# SIGKILLs the listed Ray processes that are still the same processes (same start time).
+_RAY_GUARD = """
+import json, os, signal, sys
+procs = json.loads(sys.argv[1])
+if sys.stdin.readline().strip() == "done":
+    sys.exit(0)
+def started(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+for pid, start in procs:
+    if started(pid) == start:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+"""
+
+
+def _proc_table() -> dict[int, tuple[int, str]]:
+    """Linux: pid -> (parent pid, start time) of every process, from /proc."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            table[int(name)] = (int(fields[1]), fields[19])
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """Linux: (pid, start time) of every descendant of ``pid``."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        out.append((child, table[child][1]))
+        todo += children.get(child, [])
+    return out
+
+
+class RayGuard:
+    """Kills the processes of the local Ray instance a driver started when the driver dies
+    without ``ray.shutdown()`` (SIGKILL, OOM killer). Ray ends its GCS server, raylet and
+    workers with the driver, but its dashboard and runtime-env agents, reparented to init,
+    live on; a small guard process, holding the read end of a pipe only the driver writes,
+    sees EOF when the driver dies and kills what is left of the processes the driver had
+    started. Linux only (elsewhere: a no-op)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        if not sys.platform.startswith("linux"):
+            return
+        procs = _descendants(os.getpid())
+        if procs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _RAY_GUARD, json.dumps(procs)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C of the terminal does not end it first
+            )
+
+    def release(self) -> None:
+        """The driver shut Ray down itself: let the guard exit without killing anything."""
+        if self.process is None:
+            return
+        with contextlib.suppress(OSError):
+            assert self.process.stdin is not None
+            self.process.stdin.write(b"done\n")
+            self.process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+        self.process = None
+
+
 def run_ray(
     fn: Callable[[Any], Any],
     jobs: Sequence[Any],
@@ -239,6 +325,7 @@ def run_ray(
             kwargs["num_cpus"] = workers
         ray.init(**kwargs)
         started = True
+    guard = RayGuard() if started and not address else None
     try:
         remote = ray.remote(fn)
         limit = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
@@ -260,6 +347,8 @@ def run_ray(
     finally:
         if started:
             ray.shutdown()
+        if guard is not None:
+            guard.release()
 
 
 def run(
