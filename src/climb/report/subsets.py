@@ -60,42 +60,55 @@ def modality_subset_table(runs: list[RunInfo]) -> Table:
 
 def modality_subset_plot(records: list[dict], path: Path) -> Path | None:
     """Horizontal point-range plot, one row per subset and one panel per (study, task), with
-    the value, CI and n written beside each row."""
+    the value, CI and n of each row in a table beside it."""
     records = [r for r in records if r.get("value") is not None]
     if not records:
         return None
     panels: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         panels[(r["study"], r["task"])].append(r)
-    heights = [len(rows) for rows in panels.values()]
-    fig, axes = plt.subplots(len(panels), 1, squeeze=False, figsize=(8.0, 1.1 + 0.5 * sum(heights)
-                                                                    + 0.6 * len(panels)),
-                             gridspec_kw={"height_ratios": heights})
-    for ax, ((study, task), rows) in zip(axes[:, 0], sorted(panels.items()), strict=True):
+    heights = [len(rows) + 1 for _, rows in sorted(panels.items())]
+    fig, axes = plt.subplots(len(panels), 2, squeeze=False,
+                             figsize=(9.0, 0.9 + 0.42 * sum(heights) + 0.5 * len(panels)),
+                             gridspec_kw={"height_ratios": heights, "width_ratios": [3, 2]})
+    for (ax, side), ((study, task), rows) in zip(axes, sorted(panels.items()), strict=True):
         rows = sorted(rows, key=lambda r: (r["size"], r["subset"]))
         ys = list(range(len(rows)))[::-1]  # first subset on top
         for y, r in zip(ys, rows, strict=True):
             lo, hi = r["ci"]
-            if lo is not None and hi is not None:
-                ax.hlines(y, lo, hi, color="#4c72b0", linewidth=2.2)
-            ax.plot(r["value"], y, "o", color="#1f3d7a" if r["size"] > 1 else "#4c72b0",
-                    markersize=7)
-            ci = f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "no CI"
-            ax.annotate(f"{r['value']:.3f} {ci}   n {r['n']} ({r['patients']})",
-                        xy=(1.02, y), xycoords=("axes fraction", "data"), va="center",
-                        fontsize=8, family="monospace")
+            has_ci = lo is not None and hi is not None
+            if has_ci:
+                ax.hlines(y, lo, hi, color="#4c72b0", linewidth=2.4)
+            ax.plot(r["value"], y, "o", color="#1f3d7a", markersize=7, zorder=3)
+            ci = f"[{lo:.3f}, {hi:.3f}]" if has_ci else "no CI"
+            side.text(0.0, y, f"{r['value']:.3f}", va="center", fontsize=9, family="monospace")
+            side.text(0.22, y, ci, va="center", fontsize=9, family="monospace")
+            side.text(0.68, y, f"{r['n']} ({r['patients']})", va="center", fontsize=9,
+                      family="monospace")
+        top = len(rows) - 0.2
+        for x, head in ((0.0, "value"), (0.22, "95% CI"), (0.68, "n (patients)")):
+            side.text(x, top, head, va="center", fontsize=9, fontweight="bold")
+        for a in (ax, side):
+            a.set_ylim(-0.6, len(rows) + 0.2)
+        side.set_xlim(0, 1)
+        side.axis("off")
         ax.set_yticks(ys, [r["subset"] for r in rows], fontsize=9)
-        ax.set_ylim(-0.6, len(rows) - 0.4)
         metric = rows[0]["metric"]
+        values = [v for r in rows for v in (r["value"], *r["ci"]) if v is not None]
+        span = max(max(values) - min(values), 0.05)
+        low, high = min(values) - 0.1 * span, max(values) + 0.1 * span
+        if metric.startswith(("auroc", "auprc")):
+            low, high = max(0.0, min(low, 0.45)), min(1.0, high) + 0.02
+            if metric.startswith("auroc"):
+                ax.axvline(0.5, color="#8c959f", linestyle="--", linewidth=1)
+        ax.set_xlim(low, high)
         better = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
         ax.set_xlabel(f"{metric} ({better})", fontsize=9)
         ax.set_title(f"{study}: {task}", fontsize=9, loc="left")
         ax.grid(axis="x", alpha=0.3)
-        ax.annotate("value [95% CI]   n (patients)", xy=(1.02, 1.0), xycoords="axes fraction",
-                    va="bottom", fontsize=8, color="#57606a")
     fig.suptitle("Modality combinations: headline metric per input subset (95% CI)",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.6, 1))
+    fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path

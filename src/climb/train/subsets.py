@@ -161,17 +161,30 @@ def study_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def study_table(document: dict[str, Any]):
-    """A Rich table of the study: subset, task, headline metric with its 95% CI, n."""
+    """A Rich table of the study: subset, task, headline metric with its 95% CI, n (a task or
+    CI unit shared by every row goes to the title / caption)."""
     from rich.table import Table
 
-    table = Table(title=f"modality subsets: {document['study']} ({document['fusion']} fusion)"
-                        f" - {document['split']} split, 95% bootstrap CI")
-    for col in ("subset", "task", "metric", "value", "95% CI", "CI unit", "n (patients)"):
-        table.add_column(col, justify="right" if col in {"value", "95% CI"} else "left")
-    for r in study_rows(document):
+    rows = study_rows(document)
+    tasks = sorted({r["task"] for r in rows})
+    units = sorted({str(r["unit"]) for r in rows})
+    title = (f"modality subsets: {document['study']} ({document['fusion']} fusion), "
+             f"{document['split']} split" + (f", {tasks[0]}" if len(tasks) == 1 else ""))
+    caption = f"95% bootstrap CI over {units[0]}" if len(units) == 1 else "95% bootstrap CI"
+    table = Table(title=title, caption=caption)
+    table.add_column("subset", no_wrap=True)
+    if len(tasks) > 1:
+        table.add_column("task", overflow="fold")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value [95% CI]", justify="right", no_wrap=True)
+    if len(units) > 1:
+        table.add_column("CI unit", overflow="fold")
+    table.add_column("n (patients)", justify="right", no_wrap=True)
+    for r in rows:
         lo, hi = r["ci"]
-        ci = f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "n/a"
-        value = "n/a" if r["value"] is None else f"{r['value']:.3f}"
-        table.add_row(r["subset"], r["task"], r["metric"], value, ci, r["unit"],
-                      f"{r['n']} ({r['patients']})")
+        ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+        value = "n/a" if r["value"] is None else f"{r['value']:.3f}{ci}"
+        cells = [r["subset"], *([r["task"]] if len(tasks) > 1 else []), r["metric"], value,
+                 *([str(r["unit"])] if len(units) > 1 else []), f"{r['n']} ({r['patients']})"]
+        table.add_row(*cells)
     return table
