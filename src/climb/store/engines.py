@@ -7,7 +7,10 @@ index, so the output does not depend on completion order).
 Pool workers never outlive the process that started them: on Linux each asks the kernel to
 SIGKILL it when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and a watchdog thread exits it
 when its parent pid changes (every platform). The multiprocessing resource tracker exits by
-itself once the parent and the workers, which hold its pipe, are gone.
+itself once the parent and the workers, which hold its pipe, are gone. Each local worker runs
+one job at a time, so a worker that dies hard is tied to its job (see :func:`run_local`).
+A local Ray instance started here is guarded too (:class:`RayGuard`): Ray ends its GCS
+server, raylet and workers with a killed driver but leaves its agents running.
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ Two resumable phases, journaled in ``STORE/NAME/.work/``:
 Any exception one item raises while it is decoded quarantines that item (see
 :func:`quarantine_entry`); only I/O errors on the store itself stop a run. A finished run
 leaves ``.climb-prepare.json`` (fingerprints of the source files), so that a rerun after a
-source file changed (a quarantined one fixed) prepares the dataset again.
+source file changed (a quarantined one fixed) prepares the dataset again. A worker process
+that dies while decoding (segfault, SIGKILL, OOM killer) costs only the item it was decoding
+(:func:`_on_worker_death`, quarantined as ``WorkerDied``). A whole-dataset run checks the
+records it produced against the catalog's counts (:func:`counts_check`).
 
 The output depends only on the adapter's records and the config (no timestamps; records
 sorted), so two runs, an interrupted-and-resumed run, and the local and Ray engines give
