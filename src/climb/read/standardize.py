@@ -327,3 +327,7 @@ def window_at(sig: Signal, center_s: float, window_s: float) -> tuple[float, np.
     chunk = sig.data[:, start : start + n]
     out[:, : chunk.shape[1]] = chunk
     return start / sig.fs, out
+
+
+# 2D images: see climb.read.standardize_image (re-exported here).
+from climb.read.standardize_image import IMAGE_DEFAULTS, standardize_image  # noqa: E402,F401
