@@ -107,8 +107,9 @@ class _Worker:
 
     def __init__(self, ctx: Any, fn: Callable[[Any], Any]):
         self.conn, child = ctx.Pipe()
+        # not daemonic: a worker may start processes of its own
         self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), fn),
-                                   daemon=True, name="climb-prepare-worker")
+                                   daemon=False, name="climb-prepare-worker")
         self.process.start()
         child.close()
         self.job: Any = None
