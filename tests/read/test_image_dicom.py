@@ -137,8 +137,9 @@ def _pixel_spacing(value):
             "not evenly spaced",
         ),
         (
+            # sorted by position (0, 2, 6 mm): unevenly spaced, whatever the InstanceNumbers
             lambda k, ds: setattr(ds, "ImagePositionPatient", [0.0, 0.0, 5.0 * (k % 2) + k]),
-            "not monotonic",
+            "not evenly spaced",
         ),
         (lambda k, ds: setattr(ds, "NumberOfFrames", 2), "multi-frame"),
         (

@@ -4,12 +4,18 @@ Only pixel data and geometry leave this module: no patient, study or device tag 
 and no error message quotes a header value, so nothing identifying can reach the store or the
 logs.
 
-Every slice header is checked before any pixel data is decoded: one SeriesInstanceUID, unique
-InstanceNumbers, unique ImagePositionPatients (when given) in InstanceNumber order, single-frame
-single-channel slices of equal Rows x Columns, a bounded voxel count. Spacing is never guessed:
+Every slice header is checked before any pixel data is decoded: one SeriesInstanceUID (a
+folder of mixed series is read one series at a time with ``series_uid``, see
+:func:`dicom_series_files`), unique InstanceNumbers, unique ImagePositionPatients,
+single-frame single-channel slices of equal Rows x Columns, a bounded voxel count. Slices are
+stacked in the order of their position along the slice normal (the cross product of
+ImageOrientationPatient's row and column directions), never by file name; by InstanceNumber
+only when no slice gives its position. A gap over 1.5x the median slice spacing is a missing
+slice, other uneven spacing an irregular series: both are errors. Spacing is never guessed:
 in-plane spacing comes from PixelSpacing (equal on every slice, finite, > 0), slice spacing from
 the positions along the slice normal (evenly spaced) or else SliceThickness; when either is
-absent the spacing is reported as unknown (``None``).
+absent the spacing is reported as unknown (``None``). With ``rescale=True`` stored values are
+mapped through RescaleSlope/RescaleIntercept (Hounsfield units for CT).
 """
 
 from __future__ import annotations
@@ -123,20 +129,75 @@ def _slice_positions(files: list[Path], headers: list) -> list[float] | None:
     return [float(np.dot(p, normal)) for p in points]
 
 
-def read_dicom_series(
-    folder: str | Path, max_voxels: int = MAX_VOXELS
-) -> tuple[np.ndarray, Spacing | None]:
-    """Stack a folder's ``*.dcm`` slices by InstanceNumber -> (D x H x W, (dz, dy, dx) mm).
-
-    The spacing is ``None`` when the files do not say it (no PixelSpacing, or neither slice
-    positions nor SliceThickness). Inconsistent series raise :class:`RecordError`.
-    """
+def dicom_series_files(folder: str | Path) -> dict[str, list[Path]]:
+    """Group the DICOM files directly in ``folder`` (any file name) by SeriesInstanceUID;
+    files that are not DICOM are skipped. The UIDs are for choosing a series: do not store
+    them (a UID can link a record back to its study)."""
+    folder = Path(folder)
+    groups: dict[str, list[Path]] = {}
     with quiet_pydicom():
-        return _read_series(Path(folder), max_voxels)
+        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True)
+            except pydicom.errors.InvalidDicomError:
+                continue
+            except Exception as err:  # a DICOM file pydicom cannot parse
+                problem = f"cannot read DICOM header ({type(err).__name__})"
+                raise RecordError(path, problem) from None
+            uid = str(ds.get("SeriesInstanceUID", "") or "")
+            if not uid:
+                raise RecordError(path, "SeriesInstanceUID is missing")
+            groups.setdefault(uid, []).append(path)
+    return groups
 
 
-def _read_series(folder: Path, max_voxels: int) -> tuple[np.ndarray, Spacing | None]:
-    files = sorted(folder.glob("*.dcm"))
+def read_dicom_series(
+    folder: str | Path,
+    max_voxels: int = MAX_VOXELS,
+    series_uid: str | None = None,
+    rescale: bool = False,
+) -> tuple[np.ndarray, Spacing | None]:
+    """Stack a folder's slices along the slice normal -> (D x H x W, (dz, dy, dx) mm).
+
+    Reads the folder's ``*.dcm`` files, or with ``series_uid`` the DICOM files (any name) of
+    that series only. The spacing is ``None`` when the files do not say it (no PixelSpacing,
+    or neither slice positions nor SliceThickness). Inconsistent series raise
+    :class:`RecordError`. ``rescale`` applies RescaleSlope/Intercept (int16 when the result
+    is whole numbers that fit, else float32).
+    """
+    folder = Path(folder)
+    if series_uid is None:
+        files = sorted(folder.glob("*.dcm"))
+    else:
+        files = dicom_series_files(folder).get(series_uid, [])
+    with quiet_pydicom():
+        volume, spacing, headers = _read_series(folder, files, max_voxels)
+        if rescale:
+            volume = _rescaled(folder, volume, headers)
+    return volume, spacing
+
+
+def _rescaled(folder: Path, volume: np.ndarray, headers: list) -> np.ndarray:
+    """Stored values -> RescaleSlope * value + RescaleIntercept, slice by slice."""
+    factors = []
+    for ds in headers:
+        slope = _floats([ds.get("RescaleSlope", 1) or 1], 1)
+        intercept = _floats([ds.get("RescaleIntercept", 0) or 0], 1)
+        if slope is None or intercept is None or slope[0] == 0:
+            raise RecordError(folder, "RescaleSlope/RescaleIntercept are not finite numbers")
+        factors.append((slope[0], intercept[0]))
+    slopes = np.array([f[0] for f in factors])[:, None, None]
+    intercepts = np.array([f[1] for f in factors])[:, None, None]
+    out = volume.astype(np.float64) * slopes + intercepts
+    whole = np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts))
+    if whole and out.size and out.min() >= -32768 and out.max() <= 32767:
+        return out.astype(np.int16)
+    return out.astype(np.float32)
+
+
+def _read_series(
+    folder: Path, files: list[Path], max_voxels: int
+) -> tuple[np.ndarray, Spacing | None, list]:
     if not files:
         raise RecordError(folder, "no DICOM slices")
     read = [_header(f) for f in files]
@@ -163,6 +224,11 @@ def _read_series(folder: Path, max_voxels: int) -> tuple[np.ndarray, Spacing | N
     files = [files[i] for i in order]
     headers = [read[i][0] for i in order]
     try:
+        positions = _slice_positions(files, headers)
+        if positions is not None:  # along the slice normal, not by InstanceNumber or name
+            order = sorted(range(len(files)), key=lambda i: positions[i])
+            files = [files[i] for i in order]
+            headers = [headers[i] for i in order]
         spacing = _spacing(folder, files, headers)
     except RecordError:
         raise
@@ -178,7 +244,7 @@ def _read_series(folder: Path, max_voxels: int) -> tuple[np.ndarray, Spacing | N
         if pixels.shape != shape:
             raise RecordError(f, "decoded pixel data does not match Rows x Columns")
         slices.append(pixels)
-    return np.stack(slices), spacing
+    return np.stack(slices), spacing, headers
 
 
 def _spacing(folder: Path, files: list[Path], headers: list) -> Spacing | None:
@@ -196,6 +262,13 @@ def _spacing(folder: Path, files: list[Path], headers: list) -> Spacing | None:
         if not (np.all(steps > 0) or np.all(steps < 0)):
             raise RecordError(folder, "slice positions are not monotonic in InstanceNumber order")
         gaps = np.abs(steps)
+        median, widest = float(np.median(gaps)), int(np.argmax(gaps))
+        if gaps[widest] > 1.5 * median:
+            raise RecordError(
+                files[widest + 1],
+                f"missing slice: a {gaps[widest]:.4g} mm gap where slices are {median:.4g} mm "
+                "apart",
+            )
         if gaps.max() - gaps.min() > 0.01 * gaps.mean():
             raise RecordError(folder, "slices are not evenly spaced (gap or missing slice)")
         dz = float(gaps.mean())
