@@ -72,14 +72,15 @@ class ChexpertAdapter(Adapter):
         carved = "test" if valid_split == "val" else "val"
         root = find_root(raw_dir, TABLES["train"])
         findings = self.entry.task("findings").classes
+        prefix = "" if root == raw_dir else relative(root, raw_dir) + "/"
         items = []
         for part, name in TABLES.items():
             path = root / name
             if not path.is_file():
                 raise RecordError(relative(path, raw_dir), "label table not found")
             table = read_table(path, [*COLUMNS, *findings], relative(path, raw_dir))
-            for row in table[[*COLUMNS, *findings]].itertuples(index=False):
-                image, sex, age, frontal, ap_pa, *values = row
+            columns = [table[c].tolist() for c in [*COLUMNS, *findings]]
+            for image, sex, age, frontal, ap_pa, *values in zip(*columns, strict=True):
                 parts = PurePosixPath(image.strip()).parts
                 if len(parts) < 4 or not parts[-3].startswith("patient"):
                     raise RecordError(relative(path, raw_dir),
@@ -94,7 +95,7 @@ class ChexpertAdapter(Adapter):
                     split = carved_split(patient, float(self.config["carve_fraction"]),
                                          int(self.config["carve_seed"]), carved)
                 items.append(Item(
-                    source=relative(root.joinpath(*parts[1:]), raw_dir),
+                    source=prefix + "/".join(parts[1:]),
                     key="_".join([patient, study, PurePosixPath(parts[-1]).stem]),
                     info={"patient_id": patient, "study_id": f"{patient}/{study}",
                           "split": split, "view": view, "sex": normalize_sex(sex),

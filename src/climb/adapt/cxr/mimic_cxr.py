@@ -74,7 +74,7 @@ class MimicCxrAdapter(Adapter):
         if labeler not in LABELERS:
             raise RecordError(raw_dir, f"unknown labeler {labeler!r} (chexpert or negbio)")
         root = _root(raw_dir)
-        prefix = root.relative_to(raw_dir)
+        prefix = "" if root == raw_dir else relative(root, raw_dir) + "/"
         findings = self.entry.task("findings").classes
         splits = read_table(table_path(root, SPLIT_TABLE),
                             ["dicom_id", "study_id", "subject_id", "split"])
@@ -89,15 +89,14 @@ class MimicCxrAdapter(Adapter):
         }
         wanted = self.config["views"]
         items = []
-        for dicom, study, subject, split in splits[
-            ["dicom_id", "study_id", "subject_id", "split"]
-        ].itertuples(index=False):
+        columns = [splits[c].tolist() for c in ("dicom_id", "study_id", "subject_id", "split")]
+        for dicom, study, subject, split in zip(*columns, strict=True):
             dicom, study, subject = dicom.strip(), study.strip(), subject.strip()
             view = views.get(dicom) or None
             if not wanted_view(view, wanted):
                 continue
             items.append(Item(
-                source=(prefix / image_path(subject, study, dicom)).as_posix(),
+                source=prefix + image_path(subject, study, dicom),
                 key=dicom,
                 info={"subject_id": subject, "study_id": study, "view": view,
                       "split": SPLITS.get(split.strip().lower()),

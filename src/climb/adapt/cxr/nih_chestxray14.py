@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,18 +64,23 @@ def _root(raw_dir: Path) -> tuple[Path, Path]:
     raise RecordError(Path(raw_dir) / TABLES[0], "not found in the official layout")
 
 
-def image_folders(root: Path) -> dict[str, Path]:
-    """{Image Index: path} of the PNGs under ``images/`` and ``images_0XX/images/``."""
-    found: dict[str, Path] = {}
+def image_folders(root: Path, raw_dir: Path) -> dict[str, str]:
+    """{Image Index: path relative to ``raw_dir``} of the PNGs under ``images/`` and
+    ``images_0XX/images/``."""
+    found: dict[str, str] = {}
     for pattern in ("images_*/images/*.png", "images/*.png"):
         for path in sorted(root.glob(pattern)):
-            found.setdefault(path.name, path)
+            found.setdefault(path.name, relative(path, raw_dir))
     return found
 
 
 class NihChestXray14Adapter(Adapter):
     name = "nih_chestxray14"
     default_config = {**IMAGE_CONFIG, "val_fraction": 0.1, "val_seed": 0}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._vectors: dict[tuple[str, ...], np.ndarray] = {}  # per findings combination
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
@@ -86,19 +92,23 @@ class NihChestXray14Adapter(Adapter):
             for line in path.read_text().splitlines():
                 if line.strip():
                     official[line.strip()] = split
-        images = image_folders(root)
+        images = image_folders(root, raw_dir)
+        flat = relative(root / "images", raw_dir)  # where a missing image is looked for
         fraction, seed = float(self.config["val_fraction"]), int(self.config["val_seed"])
+        carved: dict[tuple[str, str], str] = {}  # (split, patient) -> split, val carved
         items = []
-        for index, findings, patient, age, sex, view in table[COLUMNS].itertuples(index=False):
+        columns = [table[c].tolist() for c in COLUMNS]  # plain lists: fast iteration
+        for index, findings, patient, age, sex, view in zip(*columns, strict=True):
             index, patient = index.strip(), patient.strip()
-            path = images.get(index, root / "images" / index)
             split = official.get(index)
+            if split is not None and (split, patient) not in carved:
+                carved[split, patient] = carve_val(split, patient, fraction, seed)
             items.append(Item(
-                source=relative(path, raw_dir),
-                key=Path(index).stem,
+                source=images.get(index) or f"{flat}/{index}",
+                key=index.rsplit(".", 1)[0],
                 info={"patient_id": patient,
                       "findings": tuple(f.strip() for f in findings.split("|") if f.strip()),
-                      "split": split and carve_val(split, patient, fraction, seed),
+                      "split": split and carved[split, patient],
                       "view": view.strip().upper() or None, "sex": normalize_sex(sex),
                       "age_bucket": age_bucket(age.strip() or None)},
             ))
@@ -107,11 +117,14 @@ class NihChestXray14Adapter(Adapter):
     def labels(self, item: Item) -> dict[str, np.ndarray]:
         """The harmonized labels of one item, from the table alone (no pixels): 1 for the
         listed findings, 0 for every other NIH finding, NaN where NIH has no counterpart."""
-        mapper = self.mapper("findings")
-        positives = set(item.info["findings"])
-        values = {native: 0.0 for native in mapper.table}
-        values.update({native: 1.0 for native in positives})
-        return {"findings": findings_vector(mapper, values, item.source)}
+        findings = item.info["findings"]
+        cache = self._vectors
+        if findings not in cache:
+            mapper = self.mapper("findings")
+            values = {native: 0.0 for native in mapper.table}
+            values.update({native: 1.0 for native in findings})
+            cache[findings] = findings_vector(mapper, values, item.source)
+        return {"findings": cache[findings].copy()}
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         info = item.info
