@@ -48,3 +48,23 @@ def findings_vector(mapper: LabelMapper, values: Mapping[str, Any], source: str)
         return mapper.multilabel_from_values(values)
     except LabelMappingError as err:
         raise RecordError(source, str(err)) from None
+
+
+def refuse_burned_in_annotation(path: Path, source: str) -> None:
+    """RecordError when a DICOM declares BurnedInAnnotation "YES": its pixels may carry
+    identifying text that no header scrubbing removes. Reads the header only; the message
+    never quotes a header value."""
+    import pydicom
+
+    from climb.read.dicom import quiet_pydicom
+
+    with quiet_pydicom():
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True,
+                                     specific_tags=["BurnedInAnnotation"])
+        except Exception as err:  # pydicom's messages may quote header values
+            raise RecordError(source, f"cannot read DICOM header ({type(err).__name__})") from None
+    if str(header.get("BurnedInAnnotation", "")).strip().upper() == "YES":
+        raise RecordError(source, "DICOM declares burned-in annotation (identifying text may "
+                                  "be in the pixels); config burned_in_annotation: keep "
+                                  "prepares it anyway")

@@ -17,16 +17,18 @@ three) of its radiologists mark it, else 0; a test image's consensus row is used
 without a CheXpert counterpart (Calcification, Emphysema, Enlarged PA, ILD, Mediastinal shift,
 Pulmonary fibrosis, Other lesion, COPD, Tuberculosis, Other diseases) are dropped (null in the
 mapping); several labels mapping to one class combine by maximum; Support Devices, which VinDr
-does not label, is NaN. A value other than 0/1 or an unknown label column quarantines.
+does not label, is NaN. A value other than 0/1 fails the table (RecordError naming it); a
+label column the mapping lacks quarantines the images.
 
 Split: the official train/test folders; val is carved from train by a seeded hash of the image
 id (config ``val_fraction``, default 0.1; ``val_seed``). VinDr publishes no patient id (the
 DICOM patient tags were removed by the publisher), so the image id stands in as
 ``patient_id``; images of one patient may straddle splits and nothing allows grouping them.
 Pixels: :func:`climb.adapt.imaging.decode_image` (modality LUT, VOI LUT/window, MONOCHROME1
-inverted). Nothing is read from the DICOM header besides the pixel module: meta is
-``source_file`` only. The page and the paper agree on what is read here; the page wins on file
-names.
+inverted). Nothing is read from the DICOM header besides the pixel module and
+BurnedInAnnotation: an image declaring "YES" may show identifying text in its pixels and is
+quarantined (config ``burned_in_annotation: keep`` prepares it). Meta is ``source_file``
+only. The page and the paper agree on what is read here; the page wins on file names.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.cxr._common import findings_vector, read_table
+from climb.adapt.cxr._common import findings_vector, read_table, refuse_burned_in_annotation
 from climb.adapt.imaging import IMAGE_CONFIG, carve_val, decode_image, find_root, relative
 from climb.errors import RecordError
 from climb.record import Record
@@ -49,7 +51,8 @@ NOT_LABELS = {"image_id", "rad_id"}
 
 class VindrCxrAdapter(Adapter):
     name = "vindr_cxr"
-    default_config = {**IMAGE_CONFIG, "consensus_votes": 2, "val_fraction": 0.1, "val_seed": 0}
+    default_config = {**IMAGE_CONFIG, "consensus_votes": 2, "val_fraction": 0.1, "val_seed": 0,
+                      "burned_in_annotation": "quarantine"}
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
@@ -91,7 +94,10 @@ class VindrCxrAdapter(Adapter):
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         labels = self.labels(item)
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
+        path = Path(raw_dir) / item.source
+        if path.is_file() and self.config["burned_in_annotation"] != "keep":
+            refuse_burned_in_annotation(path, item.source)
+        image = decode_image(path, item.source, self.config)
         yield Record(
             sample_id=item.key,
             dataset=self.name,
