@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nibabel
 import numpy as np
+from nibabel.openers import ImageOpener
 
 from climb.errors import RecordError
 from climb.read.volume import MAX_VOXELS, Volume, valid_affine, valid_spacing
@@ -57,11 +58,23 @@ def _shape(path: Path, img, max_voxels: int) -> tuple[int, ...]:
 def _declared_bytes_present(path: Path, img, shape: tuple[int, ...]) -> None:
     """For an uncompressed single file, the bytes the header declares must be there."""
     if path.name.endswith(".nii"):
-        need = int(img.header["vox_offset"]) + math.prod(shape) * img.get_data_dtype().itemsize
+        offset = max(int(img.header.get_data_offset()), img.header.single_vox_offset)
+        need = offset + math.prod(shape) * img.get_data_dtype().itemsize
         if path.stat().st_size < need:
             raise RecordError(
                 path, f"data truncated: {path.stat().st_size} of {need} declared bytes"
             )
+
+
+def _stored_zooms(path: Path, img) -> tuple[float, ...]:
+    """pixdim[1:4] as stored: nibabel's load silently replaces zeros by 1 (a guess)."""
+    try:
+        holder = img.file_map.get("header") or img.file_map["image"]
+        with ImageOpener(holder.filename) as handle:
+            stored = type(img.header).from_fileobj(handle, check=False)
+        return tuple(float(v) for v in stored["pixdim"][1:4])
+    except Exception as err:  # the header was read once already; a race or I/O error
+        raise RecordError(path, f"cannot read NIfTI header ({type(err).__name__})") from None
 
 
 def _fps(img, shape: tuple[int, ...]) -> float | None:
@@ -80,7 +93,7 @@ def read_nifti(path: str | Path, max_voxels: int = MAX_VOXELS) -> Volume:
     dtype = img.get_data_dtype()
     if dtype.fields is not None or dtype.kind not in "biuf":
         raise RecordError(path, f"unsupported NIfTI data type ({dtype.kind}{dtype.itemsize})")
-    if valid_spacing(img.header.get_zooms()[:3]) is None:
+    if valid_spacing(_stored_zooms(path, img)) is None:
         raise RecordError(path, "voxel sizes (pixdim) are not finite positive sizes")
     if not valid_affine(img.affine):
         raise RecordError(path, "the voxel-to-world affine is not finite and invertible")
