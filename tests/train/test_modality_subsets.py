@@ -12,6 +12,8 @@ import yaml
 from PIL import Image
 
 from climb.errors import ClimbError
+from climb.evaluate.run import evaluate_run, write_json
+from climb.report.runs import load_run_info
 from climb.train.config import load_config
 from climb.train.subsets import modality_subsets, read_study, subset_config
 from tests.train.conftest import TINY_ECG, TINY_TAB, base_config
@@ -106,3 +108,11 @@ def test_study_trains_one_run_per_subset_and_the_report_reads_them_back(store, t
         assert row[6] == (f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, "
                           f"{entry['ci'][1]:.3f}]")
         assert row[8] == f"{task['n_samples']} ({task['n_patients']})"
+
+    # `climb evaluate` rewrites metrics.json without the subset: study.json still names it
+    rr = study / "beats-tabular"
+    write_json(rr / "metrics.json", evaluate_run(rr, "test", n_resamples=20))
+    assert "modality_subset" not in json.loads((rr / "metrics.json").read_text())
+    info = load_run_info(rr, "test")
+    assert (info.modality_subset, info.study) == (["tabular"], "beats")
+    assert load_run_info(tmp_path / "runs" / "beats" / "beats-ecg", "test").study == "beats"

@@ -110,6 +110,8 @@ def run_modality_subsets(cfg: dict[str, Any], n_resamples: int = 1000, seed: int
         run_path = study_dir / sub["run"]["name"]
         log.info("modality subset %s -> %s", subset_label(subset), run_path)
         trained = run(sub)
+        if not trained:  # a non-zero DDP rank: rank 0 evaluates and writes
+            continue
         evaluation = evaluate_run(run_path, split=split, n_resamples=n_resamples, seed=seed)
         evaluation["modality_subset"] = list(subset)
         evaluation["study"] = {"kind": STUDY_KIND, "name": study_name, "inputs": inputs}
