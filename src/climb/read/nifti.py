@@ -43,6 +43,8 @@ def _load(path: Path):
 
 
 def _shape(path: Path, img, max_voxels: int) -> tuple[int, ...]:
+    if not 1 <= int(img.header["dim"][0]) <= 7:
+        raise RecordError(path, "dim[0] (the number of dimensions) is not 1..7")
     shape = tuple(int(d) for d in img.header.get_data_shape())
     while len(shape) > 3 and shape[-1] == 1:
         shape = shape[:-1]

@@ -74,7 +74,6 @@ def read_video(
         if not container.streams.video:
             raise RecordError(path, "no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
         rate = stream.average_rate
         fps = float(rate) if rate is not None and rate > 0 and math.isfinite(rate) else None
         declared = int(stream.frames or 0)
