@@ -36,8 +36,8 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.cxr._common import findings_vector, read_table, wanted_view
-from climb.adapt.imaging import IMAGE_CONFIG, decode_image, find_root, relative
+from climb.adapt.cxr._common import decode_radiograph, findings_vector, read_table, wanted_view
+from climb.adapt.imaging import IMAGE_CONFIG, find_root, relative
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
 from climb.split import hash_unit
@@ -112,7 +112,7 @@ class ChexpertAdapter(Adapter):
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         info = item.info
         labels = self.labels(item)
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
+        image = decode_radiograph(Path(raw_dir) / item.source, item.source, self.config)
         yield Record(
             sample_id=item.key,
             dataset=self.name,

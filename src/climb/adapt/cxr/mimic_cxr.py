@@ -38,8 +38,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.cxr._common import findings_vector, read_table, table_path, wanted_view
-from climb.adapt.imaging import IMAGE_CONFIG, decode_image, find_root, relative
+from climb.adapt.cxr._common import (
+    decode_radiograph,
+    findings_vector,
+    read_table,
+    table_path,
+    wanted_view,
+)
+from climb.adapt.imaging import IMAGE_CONFIG, find_root, relative
 from climb.errors import RecordError
 from climb.record import Record
 
@@ -114,7 +120,7 @@ class MimicCxrAdapter(Adapter):
         if info["split"] is None:
             raise RecordError(item.source, f"{SPLIT_TABLE} split is not train/validate/test")
         labels = self.labels(item)
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
+        image = decode_radiograph(Path(raw_dir) / item.source, item.source, self.config)
         yield Record(
             sample_id=item.key,
             dataset=self.name,

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.cxr._common import findings_vector, read_table, table_path
-from climb.adapt.imaging import IMAGE_CONFIG, carve_val, decode_image, find_root, relative
+from climb.adapt.cxr._common import decode_radiograph, findings_vector, read_table, table_path
+from climb.adapt.imaging import IMAGE_CONFIG, carve_val, find_root, relative
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
 
@@ -132,7 +132,7 @@ class NihChestXray14Adapter(Adapter):
             raise RecordError(item.source, "image is in neither train_val_list.txt nor "
                                            "test_list.txt")
         labels = self.labels(item)
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
+        image = decode_radiograph(Path(raw_dir) / item.source, item.source, self.config)
         yield Record(
             sample_id=item.key,
             dataset=self.name,

@@ -24,11 +24,12 @@ Split: the official train/test folders; val is carved from train by a seeded has
 id (config ``val_fraction``, default 0.1; ``val_seed``). VinDr publishes no patient id (the
 DICOM patient tags were removed by the publisher), so the image id stands in as
 ``patient_id``; images of one patient may straddle splits and nothing allows grouping them.
-Pixels: :func:`climb.adapt.imaging.decode_image` (modality LUT, VOI LUT/window, MONOCHROME1
-inverted). Nothing is read from the DICOM header besides the pixel module and
-BurnedInAnnotation: an image declaring "YES" may show identifying text in its pixels and is
-quarantined (config ``burned_in_annotation: keep`` prepares it). Meta is ``source_file``
-only. The page and the paper agree on what is read here; the page wins on file names.
+Pixels: :func:`climb.adapt.cxr._common.decode_radiograph` (the imaging core's
+``read_dicom_image``: modality LUT, VOI LUT/window, MONOCHROME1 inverted). Nothing is read from
+the DICOM header besides the pixel module and BurnedInAnnotation: an image declaring "YES" may
+show identifying text in its pixels and is quarantined (config ``burned_in_annotation: keep``
+prepares it). Meta is ``source_file`` only. The page and the paper agree on what is read here;
+the page wins on file names.
 """
 
 from __future__ import annotations
@@ -39,8 +40,13 @@ from pathlib import Path
 import numpy as np
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.cxr._common import findings_vector, read_table, refuse_burned_in_annotation
-from climb.adapt.imaging import IMAGE_CONFIG, carve_val, decode_image, find_root, relative
+from climb.adapt.cxr._common import (
+    decode_radiograph,
+    findings_vector,
+    read_table,
+    refuse_burned_in_annotation,
+)
+from climb.adapt.imaging import IMAGE_CONFIG, carve_val, find_root, relative
 from climb.errors import RecordError
 from climb.record import Record
 
@@ -97,7 +103,7 @@ class VindrCxrAdapter(Adapter):
         path = Path(raw_dir) / item.source
         if path.is_file() and self.config["burned_in_annotation"] != "keep":
             refuse_burned_in_annotation(path, item.source)
-        image = decode_image(path, item.source, self.config)
+        image = decode_radiograph(path, item.source, self.config)
         yield Record(
             sample_id=item.key,
             dataset=self.name,
