@@ -34,6 +34,7 @@ import torch
 
 from climb.load.collate import _batch_tensor
 from climb.load.tasks import TaskSpec, task_specs_from_manifest
+from climb.store.codecs import decode_image
 from climb.store.index import INDEX
 from climb.store.reader import (
     PreparedDataset,
@@ -218,6 +219,29 @@ class _IndexedPart:
         self.layout = {k: self._layout(cols, k) for k, kind in kinds.items()
                        if kind == "array" and INPUT_PREFIX + k + ".shape" in cols
                        and INPUT_PREFIX + k + ".dtype" in cols}
+        self.encoding = {k: self._encodings(cols, k) for k, kind in kinds.items()
+                         if kind == "array"}
+
+    @staticmethod
+    def _encodings(cols: dict[str, pa.Array], name: str) -> np.ndarray | None:
+        """Per row, the image codec its array payload is stored with (None = raw), from the
+        attrs JSON (written with sorted keys by the store writer); None when all are raw."""
+        attrs = cols.get(INPUT_PREFIX + name + ATTRS_SUFFIX)
+        if attrs is None or not len(attrs):
+            return None
+        found = pc.extract_regex(pc.fill_null(attrs, ""),
+                                 r'(?:^\{|, )"encoding": "(?P<codec>[a-z0-9_]*)"')
+        codecs = found.field("codec").to_numpy(zero_copy_only=False)
+        if not any(c for c in codecs if c is not None):
+            return None
+        return np.asarray([c or None for c in codecs], dtype=object)
+
+    def _coded(self, name: str, local: np.ndarray) -> np.ndarray:
+        """Whether rows ``local`` hold input ``name`` encoded by an image codec."""
+        enc = self.encoding.get(name)
+        if enc is None:
+            return np.zeros(len(local), dtype=bool)
+        return np.asarray([e is not None for e in enc[local]], dtype=bool)
 
     @staticmethod
     def _layout(cols: dict[str, pa.Array], name: str):
@@ -236,7 +260,10 @@ class _IndexedPart:
         """(dtype, shape) when rows ``local`` all hold input ``name`` as arrays of that one
         dtype and shape, each readable with one pread; else None."""
         layout = self.layout.get(name)
-        if layout is None or not len(local) or (self.offset[name][local] < 0).any():
+        if layout is None or not len(local):
+            return None
+        coded = self._coded(name, local)  # decoded in read_into, from wherever they are
+        if ((self.offset[name][local] < 0) & ~coded).any():
             return None
         codes, dtypes, ndim, flat, starts = layout
         code, nd = codes[local], ndim[local]
@@ -246,7 +273,7 @@ class _IndexedPart:
         if (shapes != shapes[0]).any():
             return None
         dtype, shape = dtypes[int(code[0])], tuple(int(x) for x in shapes[0])
-        if (self.nbytes[name][local] != dtype.itemsize * int(np.prod(shape))).any():
+        if ((self.nbytes[name][local] != dtype.itemsize * int(np.prod(shape))) & ~coded).any():
             return None
         return dtype, shape
 
@@ -255,7 +282,16 @@ class _IndexedPart:
         """Read the payloads of rows ``local`` (an :meth:`array_plan` that held) into
         ``dest[pos[j]]`` (``dest`` C-contiguous): one preadv each, the Parquet length prefix
         into a side buffer and checked; a row that fails the check goes through the Parquet
-        reader."""
+        reader. Rows stored with an image codec are decoded into their place."""
+        coded = self._coded(name, local)
+        if coded.any():
+            enc = self.encoding[name]
+            for i, p in zip(local[coded].tolist(), pos[coded].tolist(), strict=True):
+                dest[p] = self._payload_array(i, name, files, cache_size, dest.shape[1:],
+                                              dest.dtype, enc[i])
+            local, pos = local[~coded], pos[~coded]
+            if not len(local):
+                return
         b = len(local)
         nbytes = self.nbytes[name][local]
         size = int(nbytes[0])
@@ -274,6 +310,17 @@ class _IndexedPart:
             value = files.column_value(int(self.file[i]), int(self.group[i]),
                                        INPUT_PREFIX + name, int(self.row[i]), cache_size)
             dest[pos[j]] = decode_payload("array", value, dest.shape[1:], dest.dtype)
+
+    def _payload_array(self, i: int, name: str, files: _Files, cache_size: int, shape: Any,
+                       dtype: Any, encoding: str) -> np.ndarray:
+        """Row ``i``'s codec payload of input ``name`` (one pread, else the Parquet reader),
+        decoded to the array of ``shape``/``dtype``."""
+        f, offset = int(self.file[i]), int(self.offset[name][i])
+        raw = files.pread(f, offset, int(self.nbytes[name][i])) if offset >= 0 else None
+        if raw is None:
+            raw = files.column_value(f, int(self.group[i]), INPUT_PREFIX + name,
+                                     int(self.row[i]), cache_size).as_buffer()
+        return decode_image(raw, shape, dtype, encoding)
 
     def get_many(self, local: np.ndarray, files: _Files, cache_size: int,
                  skip: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -323,6 +370,11 @@ class _IndexedPart:
         if kind == "array":
             shape = cols[col + ".shape"][i].as_py()
             dtype = cols[col + ".dtype"][i].as_py()
+            enc = self.encoding.get(name)
+            if enc is not None and enc[i] is not None:
+                inputs[name] = self._payload_array(i, name, files, cache_size, shape, dtype,
+                                                   enc[i])
+                return
         offset = int(self.offset[name][i])
         raw = files.pread(f, offset, nbytes) if offset >= 0 and kind != "text" else None
         if raw is None:

@@ -52,6 +52,7 @@ from climb.errors import ClimbError, LabelMappingError, RecordError
 from climb.record import SPLITS
 from climb.split import SplitConfig, assign_split, official_conflicts, write_splits_csv
 from climb.store import engines
+from climb.store.codecs import CODEC_KEYS, ImageCodec
 from climb.store.index import INDEX, index_part, shard_index_part, write_index
 from climb.store.manifest import MANIFEST, SCHEMA_VERSION, compute_counts, write_manifest
 from climb.store.sources import SourceFiles, fingerprint
@@ -99,7 +100,7 @@ class StoreConfig:
         return cls(**kwargs)
 
 
-STORE_KEYS = (*StoreConfig.KEYS, "split_seed", "split_ratios")
+STORE_KEYS = (*StoreConfig.KEYS, "split_seed", "split_ratios", *CODEC_KEYS)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class ChunkJob:
     adapter_cls: type[Adapter] | None = None  # the class the parent resolved (else by name)
     progress_path: str | None = None  # the worker notes here which item it is decoding
     died: dict[int, str] = field(default_factory=dict)  # item position -> how its worker died
+    image_codec: ImageCodec | None = None  # how image arrays are stored (None: raw)
 
 
 @dataclass
@@ -227,7 +229,7 @@ def process_chunk(job: ChunkJob) -> ChunkResult:
                 if record.dataset != job.entry.name:
                     raise RecordError(item.source, "record dataset differs from the catalog name")
                 split = assign_split(record, job.split)
-                encoded.append(record_row(record, split, job.tasks))
+                encoded.append(record_row(record, split, job.tasks, job.image_codec))
                 for name, inp in record.inputs.items():
                     kind = input_kind(inp)
                     other = kinds.get(name, item_kinds.get(name, kind))
@@ -337,6 +339,10 @@ def prepare(
     config = dict(config or {})
     store_cfg = StoreConfig.from_config(config)
     split_cfg = SplitConfig.from_config(config)
+    try:
+        image_codec = ImageCodec.from_config(config)
+    except ValueError as err:
+        raise ClimbError(f"{name}: {err}") from None
     adapter_config = {k: v for k, v in config.items() if k not in STORE_KEYS}
     adapter = get_adapter(entry, adapter_config)
     tasks = _task_specs(adapter)
@@ -353,6 +359,7 @@ def prepare(
         "store": {k: getattr(store_cfg, k) for k in StoreConfig.KEYS},
         "split": {"seed": split_cfg.seed, "ratios": list(split_cfg.ratios)},
         "limit": limit,
+        "image": image_codec.as_dict(),
     }
     config_hash = _hash_json(full_config)
 
@@ -404,7 +411,7 @@ def prepare(
 
         results = _decode(
             entry, adapter.config, raw, chunks, split_cfg, task_tuples, work, engine, workers,
-            ray_address, max_quarantined, progress, freshness, type(adapter),
+            ray_address, max_quarantined, progress, freshness, type(adapter), image_codec,
         )
         manifest = _write(
             entry, dest, work, results, tasks, store_cfg, split_cfg, full_config, config_hash,
@@ -624,6 +631,7 @@ def _drop_outputs(dest: Path) -> None:
 def _decode(
     entry, adapter_config, raw, chunks, split_cfg, tasks, work, engine, workers, address,
     max_quarantined, progress, freshness: _Freshness, adapter_cls: type[Adapter] | None = None,
+    image_codec: ImageCodec | None = None,
 ) -> list[ChunkResult]:
     chunk_dir = work / "chunks"
     results: dict[int, ChunkResult] = {}
@@ -644,6 +652,7 @@ def _decode(
             ipc_path=str(chunk_dir / f"{i:06d}.arrow") if local else None,
             adapter_cls=adapter_cls,
             progress_path=str(chunk_dir / f"{i:06d}.progress") if local else None,
+            image_codec=image_codec,
         ))
     if stale:  # shards of an interrupted write phase hold the old records
         _drop_outputs(freshness.dest)

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from climb.store.codecs import decode_image, is_encoded
 from climb.store.manifest import dataset_dirs, read_manifest
 from climb.store.writer import (
     ATTRS_SUFFIX,
@@ -53,12 +54,18 @@ def open_store(store: str | Path, names: Sequence[str] | None = None) -> list[Pr
     return [PreparedDataset(d, read_manifest(d)) for d in dataset_dirs(store, names)]
 
 
-def decode_payload(kind: str, value: Any, shape: Any = None, dtype: Any = None) -> Any:
-    """One ``input.*`` cell -> numpy array (read-only view), bytes, str or dict of arrays."""
+def decode_payload(kind: str, value: Any, shape: Any = None, dtype: Any = None,
+                   encoding: str | None = None) -> Any:
+    """One ``input.*`` cell -> numpy array (read-only view), bytes, str or dict of arrays.
+
+    An array stored with an image codec (``encoding`` from its attrs: png, jpeg, webp) is
+    decoded back to its ``shape``/``dtype``."""
     if value is None:
         return None
     if kind == "array":
         buf = value.as_buffer() if isinstance(value, pa.Scalar) else value
+        if is_encoded(encoding):
+            return decode_image(buf, shape, dtype, encoding)  # type: ignore[arg-type]
         arr = np.frombuffer(buf, dtype=np.dtype(dtype))
         return arr.reshape(tuple(shape))
     if kind == "text":
@@ -111,14 +118,15 @@ class RowGroupView:
             cell = self.cols[col][i]
             if not cell.is_valid:
                 continue
+            if col + ATTRS_SUFFIX in self.cols:
+                attrs[name] = json.loads(self._small(col + ATTRS_SUFFIX)[i] or "{}")
             if kind == "array":
                 shape = self._small(col + ".shape")[i]
                 dtype = self._small(col + ".dtype")[i]
-                inputs[name] = decode_payload(kind, cell, shape, dtype)
+                encoding = attrs.get(name, {}).get("encoding")
+                inputs[name] = decode_payload(kind, cell, shape, dtype, encoding)
             else:
                 inputs[name] = decode_payload(kind, cell)
-            if col + ATTRS_SUFFIX in self.cols:
-                attrs[name] = json.loads(self._small(col + ATTRS_SUFFIX)[i] or "{}")
         out["inputs"] = inputs
         out["input_attrs"] = attrs
         meta = self._small("meta")[i] if "meta" in self.cols else None

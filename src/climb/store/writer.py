@@ -9,9 +9,12 @@ Column layout (the "Prepared store" contract of DESIGN.md):
 - ``input.<name>``: the payload. Arrays: the raw C-order buffer (large_binary) with sibling
   columns ``input.<name>.shape`` (list<int32>) and ``input.<name>.dtype`` (numpy dtype
   string), so they round-trip bit-exactly; encoded files (PNG/JPEG/MP4): their bytes; text:
-  string; graphs: :func:`pack_arrays` of their arrays. ``input.<name>.attrs`` is a JSON string
-  of per-record attributes (encoding, sampling_rate, spacing, channels, units). The field
-  metadata of ``input.<name>`` says its kind (``climb.kind``: array/encoded/text/graph).
+  string; graphs: :func:`pack_arrays` of their arrays. Image arrays stored with a codec
+  (:mod:`climb.store.codecs`: png, jpeg, webp) hold the encoded bytes, with
+  ``"encoding"`` in their attrs and the decoded shape/dtype in ``.shape``/``.dtype``.
+  ``input.<name>.attrs`` is a JSON string of per-record attributes (encoding,
+  sampling_rate, spacing, channels, units). The field metadata of ``input.<name>`` says
+  its kind (``climb.kind``: array/encoded/text/graph).
 - ``meta``: JSON string of whitelisted fields (sorted keys).
 """
 
@@ -32,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from climb.record import Input, Record
+from climb.store.codecs import ImageCodec
 
 BASE_COLUMNS = ("sample_id", "patient_id", "study_id", "split", "dataset", "modality")
 INPUT_PREFIX = "input."
@@ -88,10 +92,10 @@ def input_kind(inp: Input) -> str:
     raise TypeError(f"unsupported input payload {type(inp.data).__name__}")
 
 
-def _attrs(inp: Input) -> str:
+def _attrs(inp: Input, encoding: str | None = None) -> str:
     attrs: dict[str, Any] = {}
-    if inp.encoding is not None:
-        attrs["encoding"] = inp.encoding
+    if encoding is not None or inp.encoding is not None:
+        attrs["encoding"] = encoding or inp.encoding
     if inp.sampling_rate is not None:
         attrs["sampling_rate"] = float(inp.sampling_rate)
     if inp.spacing is not None:
@@ -189,8 +193,12 @@ def _label_value(task_type: str, value: Any, n_classes: int, where: str) -> Any:
     return None if value is None else np.ascontiguousarray(value)  # segmentation
 
 
-def record_row(record: Record, split: str, tasks: Sequence[tuple[str, str, int]]) -> dict[str, Any]:
-    """One record as a {column: value} row. ``tasks``: (name, type, number of classes)."""
+def record_row(record: Record, split: str, tasks: Sequence[tuple[str, str, int]],
+               codec: ImageCodec | None = None) -> dict[str, Any]:
+    """One record as a {column: value} row. ``tasks``: (name, type, number of classes).
+
+    ``codec``: image arrays it can hold are stored encoded (attrs ``encoding``; shape and
+    dtype stay those of the decoded array); None or ``raw`` keeps every array raw."""
     row: dict[str, Any] = {
         "sample_id": str(record.sample_id),
         "patient_id": None if record.patient_id is None else str(record.patient_id),
@@ -212,9 +220,14 @@ def record_row(record: Record, split: str, tasks: Sequence[tuple[str, str, int]]
     for name, inp in record.inputs.items():
         col = INPUT_PREFIX + name
         kind = input_kind(inp)
+        encoding = None
         if kind == "array":
             arr = np.ascontiguousarray(inp.data)
-            row[col] = arr.tobytes()
+            coded = codec.encode(arr) if codec is not None else None
+            if coded is None:
+                row[col] = arr.tobytes()
+            else:
+                row[col], encoding = coded
             row[col + ".shape"] = list(arr.shape)
             row[col + ".dtype"] = arr.dtype.str  # explicit byte order, e.g. "<f4"
         elif kind == "encoded":
@@ -223,7 +236,7 @@ def record_row(record: Record, split: str, tasks: Sequence[tuple[str, str, int]]
             row[col] = inp.data
         else:
             row[col] = pack_arrays(inp.data)  # type: ignore[arg-type]
-        row[col + ATTRS_SUFFIX] = _attrs(inp)
+        row[col + ATTRS_SUFFIX] = _attrs(inp, encoding)
     row["meta"] = json.dumps(record.meta, sort_keys=True, default=_json_default)
     return row
 
