@@ -66,8 +66,10 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     """uint8 as is; other grey arrays (16-bit PNG/TIFF rarely fill 16 bits) by min-max."""
     if array.dtype == np.uint8:
         return array
+    if array.size == 0:
+        return np.zeros(array.shape, np.uint8)
     values = array.astype(np.float64)
-    low, high = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+    low, high = float(values.min()), float(values.max())
     if high <= low:
         return np.zeros(array.shape, np.uint8)
     return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
