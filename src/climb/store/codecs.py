@@ -75,7 +75,7 @@ def encode_image(array: np.ndarray, codec: str, quality: int = DEFAULT_QUALITY) 
     elif codec == "webp":
         image.save(buf, "WEBP", quality=int(quality), method=4)
     else:
-        image.save(buf, "WEBP", lossless=True, quality=100, method=4)
+        image.save(buf, "WEBP", lossless=True, quality=100, method=4, exact=True)
     return buf.getvalue()
 
 
