@@ -5,8 +5,8 @@ Layout::
     RAW/labels.csv       record,patient_id,label
     RAW/images/<record>.png
 
-Images are decoded once at `prepare` time into H x W x C uint8 arrays (so that loading is a
-copy, not a PNG decode). Registered through a catalog overlay entry with
+Images are decoded once at `prepare` time into H x W x C uint8 arrays (H x W with the
+config ``mode=L``), stored as ``image.codec`` says. Registered through a catalog overlay entry with
 ``adapter: testing.png_folder``.
 """
 
@@ -33,7 +33,8 @@ class PNGFolder(Adapter):
             sample_id=item.key,
             dataset=self.entry.name,
             modality=self.entry.modality,
-            inputs={"image": Input(read_image(Path(raw_dir) / item.source))},
+            inputs={"image": Input(read_image(Path(raw_dir) / item.source,
+                                              mode=str(self.config.get("mode", "RGB"))))},
             labels={task: self.mapper(task).multiclass(item.info["label"] or None)},
             patient_id=item.info.get("patient_id") or None,
             meta={"source_file": item.source},
