@@ -276,6 +276,13 @@ def _descendants(pid: int) -> list[tuple[int, str]]:
     return out
 
 
+def existing_children() -> set[int]:
+    """Linux: the pids of the current process's descendants now (empty elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return set()
+    return {pid for pid, _ in _descendants(os.getpid())}
+
+
 class RayGuard:
     """Kills the processes of the local Ray instance a driver started when the driver dies
     without ``ray.shutdown()`` (SIGKILL, OOM killer). Ray ends its GCS server, raylet and
@@ -284,11 +291,15 @@ class RayGuard:
     sees EOF when the driver dies and kills what is left of the processes the driver had
     started. Linux only (elsewhere: a no-op)."""
 
-    def __init__(self) -> None:
+    def __init__(self, before: set[int] | None = None) -> None:
+        """``before``: the driver's descendants before Ray started (``existing_children()``);
+        only processes that were not there then are guarded, so a notebook's or a test
+        runner's own children are never touched."""
         self.process: subprocess.Popen[bytes] | None = None
         if not sys.platform.startswith("linux"):
             return
-        procs = _descendants(os.getpid())
+        procs = [(pid, start) for pid, start in _descendants(os.getpid())
+                 if pid not in (before or set())]
         if procs:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _RAY_GUARD, json.dumps(procs)],
@@ -321,6 +332,7 @@ def run_ray(
     except ImportError as err:  # pragma: no cover - ray is a dependency
         raise ClimbError("the ray engine needs `pip install ray`") from err
     started = False
+    before = existing_children()
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address:
@@ -329,7 +341,7 @@ def run_ray(
             kwargs["num_cpus"] = workers
         ray.init(**kwargs)
         started = True
-    guard = RayGuard() if started and not address else None
+    guard = RayGuard(before) if started and not address else None
     try:
         remote = ray.remote(fn)
         limit = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
