@@ -1,0 +1,1 @@
+"""Dermatology photograph adapters (dermoscopy, smartphone clinical photos)."""

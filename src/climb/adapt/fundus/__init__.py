@@ -1,0 +1,1 @@
+"""Colour fundus photograph adapters (diabetic retinopathy grading)."""

@@ -1,0 +1,1 @@
+"""Histopathology tile and patch adapters."""

@@ -1,0 +1,149 @@
+"""Shared pieces of the colour-photograph adapters (dermoscopy, clinical photos, fundus,
+pathology tiles): reading a publisher's label table, finding images anywhere below the raw
+root by file name, mapping one native label, and decoding one photograph through the imaging
+core (:func:`climb.read.image.read_pixels` + :func:`climb.read.standardize.standardize_image`).
+
+A photograph leaves as ``uint8`` ``size`` x ``size`` x 3 (config ``mode`` "RGB", the default
+here: colour carries the diagnosis in these sets) or ``size`` x ``size`` ("L").
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from climb.errors import LabelMappingError, RecordError
+from climb.harmonize import LabelMapper
+from climb.read.image import read_pixels
+from climb.read.standardize import standardize_image
+from climb.record import Input
+
+#: Image options of every photograph adapter (``fit``: "crop" or "pad", see standardize_image).
+PHOTO_CONFIG: dict[str, Any] = {"size": 224, "fit": "crop", "mode": "RGB"}
+
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+#: Largest zip member read as one image (compressed images are far smaller).
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+
+
+def find_file(raw_dir: Path, names: Iterable[str], depth: int = 3) -> Path:
+    """The first of ``names`` found in ``raw_dir`` or up to ``depth`` folders below it
+    (downloads unpack with or without top folders); RecordError naming the first if none."""
+    raw_dir = Path(raw_dir)
+    names = list(names)
+    for level in range(depth + 1):
+        for name in names:
+            found = sorted(raw_dir.glob("/".join(["*"] * level + [name])))
+            if found:
+                return found[0]
+    raise RecordError(names[0], "not found in the official layout")
+
+
+def read_table(path: Path, required: Iterable[str], source: str) -> pd.DataFrame:
+    """A publisher's label table as strings (blank cells ""), CSV or tab-separated (``.tab``,
+    ``.tsv``: Harvard Dataverse's archival format), checked for ``required`` columns."""
+    sep = "\t" if Path(path).suffix.lower() in (".tab", ".tsv") else ","
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
+    except Exception as err:  # pandas raises many types on bad bytes
+        raise RecordError(source, f"cannot read the table ({type(err).__name__})") from None
+    table.columns = [str(c).strip().strip('"') for c in table.columns]
+    missing = sorted(set(required) - set(table.columns))
+    if missing:
+        raise RecordError(source, f"missing columns {missing}")
+    return table
+
+
+def index_images(root: Path, raw_dir: Path,
+                 suffixes: Iterable[str] = PHOTO_SUFFIXES) -> dict[str, str]:
+    """{file stem: path relative to ``raw_dir``} of every image below ``root`` (first in sorted
+    order wins when a stem repeats). One directory walk, no per-file ``stat``."""
+    wanted = {s.lower() for s in suffixes}
+    out: dict[str, str] = {}
+    base = Path(raw_dir)
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = Path(folder).relative_to(base).as_posix()
+        for name in sorted(files):
+            stem, dot, ext = name.rpartition(".")
+            if dot and f".{ext.lower()}" in wanted and stem not in out:
+                out[stem] = name if rel == "." else f"{rel}/{name}"
+    return out
+
+
+def index_zip_images(archive: Path, raw_dir: Path,
+                     suffixes: Iterable[str] = PHOTO_SUFFIXES) -> dict[str, str]:
+    """{file stem: ``<archive relative path>/<member>``} of the images inside a zip archive
+    left packed (publishers nest zips in their downloads); unreadable archive -> RecordError."""
+    wanted = {s.lower() for s in suffixes}
+    rel = Path(archive).relative_to(Path(raw_dir)).as_posix()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = sorted(zf.namelist())
+    except (OSError, zipfile.BadZipFile) as err:
+        raise RecordError(rel, f"cannot read the zip archive ({type(err).__name__})") from None
+    out: dict[str, str] = {}
+    for name in names:
+        stem, dot, ext = name.rpartition("/")[2].rpartition(".")
+        if dot and f".{ext.lower()}" in wanted and stem not in out:
+            out[stem] = f"{rel}/{name}"
+    return out
+
+
+def _zip_member(raw_dir: Path, source: str) -> io.BytesIO | None:
+    """The bytes of ``source`` when it names a member of a zip below ``raw_dir``
+    (``a/images.zip/x/1.jpg``), else None."""
+    parts = Path(source).parts
+    for cut in range(len(parts) - 1, 0, -1):
+        archive = Path(raw_dir, *parts[:cut])
+        if archive.is_file():
+            member = "/".join(parts[cut:])
+            try:
+                with zipfile.ZipFile(archive) as zf:
+                    info = zf.getinfo(member)
+                    if info.file_size > MAX_MEMBER_BYTES:
+                        raise RecordError(source, "zip member is larger than an image can be")
+                    return io.BytesIO(zf.read(info))
+            except KeyError:
+                raise RecordError(source, "image file not found in its zip archive") from None
+            except (OSError, zipfile.BadZipFile, EOFError) as err:
+                raise RecordError(source, f"cannot read from the zip archive "
+                                          f"({type(err).__name__})") from None
+    return None
+
+
+def map_label(mapper: LabelMapper, native: Any, source: str) -> int:
+    """The harmonized class index of ``native`` (-1 when the table maps it to null); a label
+    the table does not know quarantines the image."""
+    try:
+        return mapper.multiclass(native)
+    except LabelMappingError as err:
+        raise RecordError(source, str(err)) from None
+
+
+def decode_photo(raw_dir: Path, source: str, config: Mapping[str, Any]) -> Input:
+    """One PNG/JPEG/TIFF photograph at ``raw_dir/source`` (a file, or a member of a zip left
+    packed: ``images.zip/x.jpg``) -> the standard ``uint8`` image Input; errors name
+    ``source`` (the path relative to the raw root)."""
+    path = Path(raw_dir) / source
+    opened: Path | io.BytesIO | None = path if path.is_file() else _zip_member(raw_dir, source)
+    if opened is None:
+        raise RecordError(source, "image file not found")
+    mode = str(config["mode"])
+    try:
+        pixels = read_pixels(opened, mode=mode)  # type: ignore[arg-type]  # Pillow takes files
+        data = standardize_image(pixels, size=int(config["size"]), fit=str(config["fit"]),
+                                 mode=mode)
+    except RecordError as err:  # the core names the absolute path; name the source
+        raise RecordError(source, err.problem) from None
+    except ValueError as err:  # standardize_image's option/shape checks (no header text)
+        raise RecordError(source, f"cannot standardize image ({err})") from None
+    return Input(data=np.ascontiguousarray(data))
