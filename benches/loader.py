@@ -455,6 +455,9 @@ def main() -> None:
     parser.add_argument("--volumes", type=int, default=160, help="CT volumes")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--image-codec", default="raw",
+                        help="image.codec of the image store (raw: the zero-copy path the other"
+                             " methods are compared with; codecs: benches/codecs.py)")
     parser.add_argument("--scale", type=int, default=10, help="size factor of the RSS test")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--workdir", type=Path, default=None, help="keep data here")
@@ -487,7 +490,7 @@ def main() -> None:
                   file=sys.stderr)
         t = time.perf_counter()
         prepare(f"bench_{kind}", raw, work / "store", catalog=overlay, workers=args.workers,
-                progress=False)
+                progress=False, config={"image.codec": args.image_codec})
         results[kind] = {"prepare_s": time.perf_counter() - t}
         for setup in ("monai", "hf"):
             if setup in methods:
