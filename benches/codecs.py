@@ -99,9 +99,14 @@ def loader_rate(store: Path, workers: int, batch: int, seconds: float) -> float:
     """Samples/s over shuffled epochs (at least ``seconds``), from the first batch."""
     ds = StoreDataset(store, split=SPLITS)
     loader = torch.utils.data.DataLoader(
-        ds, batch_size=batch, shuffle=True, num_workers=workers,
-        persistent_workers=workers > 0, collate_fn=Collator(ds.tasks, keep_dtype=True),
-        generator=torch.Generator().manual_seed(0))
+        ds,
+        batch_size=batch,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        collate_fn=Collator(ds.tasks, keep_dtype=True),
+        generator=torch.Generator().manual_seed(0),
+    )
     samples, start = 0, None
     while start is None or time.perf_counter() - start < seconds:
         for out in loader:
@@ -118,8 +123,9 @@ def payloads(store: Path) -> tuple[list[bytes], list[str]]:
     manifest = json.loads((store / NAME / "manifest.json").read_text())
     data, encodings = [], []
     for shard in manifest["shards"]:
-        table = pq.read_table(store / NAME / shard["path"],
-                              columns=["input.image", "input.image.attrs"])
+        table = pq.read_table(
+            store / NAME / shard["path"], columns=["input.image", "input.image.attrs"]
+        )
         data += table.column(0).to_pylist()
         encodings += [json.loads(a).get("encoding", "raw") for a in table.column(1).to_pylist()]
     assert len(data) == index.num_rows
@@ -139,9 +145,20 @@ def bench_size(size: int, args, root: Path) -> list[dict]:
     for codec in args.codecs.split(","):
         store = root / f"s{size}" / f"store_{codec}"
         start = time.perf_counter()
-        prepare(NAME, raw, store, catalog=root / f"s{size}" / "overlay.yaml", workers=args.workers,
-                progress=False, config={"image.codec": codec, "image.quality": args.quality,
-                                        "mode": "L", "row_group_bytes": 1})
+        prepare(
+            NAME,
+            raw,
+            store,
+            catalog=root / f"s{size}" / "overlay.yaml",
+            workers=args.workers,
+            progress=False,
+            config={
+                "image.codec": codec,
+                "image.quality": args.quality,
+                "mode": "L",
+                "row_group_bytes": 1,
+            },
+        )
         prepare_rate = len(images) / (time.perf_counter() - start)
         data, encodings = payloads(store)
         per_sample = float(np.mean([len(d) for d in data]))
@@ -151,14 +168,26 @@ def bench_size(size: int, args, root: Path) -> list[dict]:
                 decode_image(blob, (size, size), "uint8", enc)
         decode_us = (time.perf_counter() - start) / len(data) * 1e6
         ds = StoreDataset(store, split=SPLITS)
-        quality = [psnr(ds[i]["inputs"]["image"][0], by_key[ds[i]["sample_id"]])
-                   for i in range(len(ds))]
+        quality = [
+            psnr(ds[i]["inputs"]["image"][0], by_key[ds[i]["sample_id"]]) for i in range(len(ds))
+        ]
         rate = loader_rate(store, args.workers, args.batch, args.seconds)
-        rows.append({"size": size, "codec": codec, "bytes": per_sample,
-                     "ratio": size * size / per_sample, "prepare": prepare_rate,
-                     "decode_us": decode_us, "loader": rate, "psnr": float(np.mean(quality))})
-        print(f"  {size} {codec}: {per_sample / 1024:.1f} KiB/sample, {rate:.0f} samples/s",
-              flush=True)
+        rows.append(
+            {
+                "size": size,
+                "codec": codec,
+                "bytes": per_sample,
+                "ratio": size * size / per_sample,
+                "prepare": prepare_rate,
+                "decode_us": decode_us,
+                "loader": rate,
+                "psnr": float(np.mean(quality)),
+            }
+        )
+        print(
+            f"  {size} {codec}: {per_sample / 1024:.1f} KiB/sample, {rate:.0f} samples/s",
+            flush=True,
+        )
     return rows
 
 
@@ -173,19 +202,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [r for size in args.sizes.split(",") for r in bench_size(int(size), args,
-                                                                           Path(tmp))]
-    print(f"\n{args.images} chest-radiograph crops per size, {args.workers} loader workers, "
-          f"batch {args.batch}; lossy at quality {args.quality}\n")
-    print("| size | codec | KiB/sample | x smaller | prepare img/s | decode us/img "
-          "| loader samples/s | PSNR dB | 1M images |")
+        rows = [r for size in args.sizes.split(",") for r in bench_size(int(size), args, Path(tmp))]
+    print(
+        f"\n{args.images} chest-radiograph crops per size, {args.workers} loader workers, "
+        f"batch {args.batch}; lossy at quality {args.quality}\n"
+    )
+    print(
+        "| size | codec | KiB/sample | x smaller | prepare img/s | decode us/img "
+        "| loader samples/s | PSNR dB | 1M images |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         psnr_text = "exact" if r["psnr"] == float("inf") else f"{r['psnr']:.1f}"
         corpus = r["bytes"] * 1e6 / 1e9
-        print(f"| {r['size']} | {r['codec']} | {r['bytes'] / 1024:.1f} | {r['ratio']:.2f} "
-              f"| {r['prepare']:.0f} | {r['decode_us']:.0f} | {r['loader']:.0f} "
-              f"| {psnr_text} | {corpus:.1f} GB |")
+        print(
+            f"| {r['size']} | {r['codec']} | {r['bytes'] / 1024:.1f} | {r['ratio']:.2f} "
+            f"| {r['prepare']:.0f} | {r['decode_us']:.0f} | {r['loader']:.0f} "
+            f"| {psnr_text} | {corpus:.1f} GB |"
+        )
 
 
 if __name__ == "__main__":

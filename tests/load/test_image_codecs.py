@@ -25,9 +25,13 @@ def stores(tmp_path_factory):
 def _batches(store, workers: int) -> list[dict]:
     ds = StoreDataset(store, split=SPLITS)
     loader = torch.utils.data.DataLoader(
-        ds, batch_size=3, shuffle=True, num_workers=workers,
+        ds,
+        batch_size=3,
+        shuffle=True,
+        num_workers=workers,
         generator=torch.Generator().manual_seed(3),
-        collate_fn=Collator(ds.tasks, keep_dtype=True))
+        collate_fn=Collator(ds.tasks, keep_dtype=True),
+    )
     return list(loader)
 
 

@@ -78,8 +78,11 @@ def test_monochrome1_is_inverted(tmp_path):
     # window=None: inverted within the stored range (unsigned 16 bits here)
     raw = read_dicom_image(tmp_path / "mono1.dcm", window=None).array.astype(np.int64)
     bits = int(ds.BitsStored)
-    low, high = (0, 2**bits - 1) if ds.PixelRepresentation == 0 else (
-        -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    low, high = (
+        (0, 2**bits - 1)
+        if ds.PixelRepresentation == 0
+        else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    )
     assert np.array_equal(raw, low + high - ds.pixel_array.astype(np.int64))
 
 
@@ -113,8 +116,10 @@ def test_every_compressed_twin_decodes_to_the_same_pixels(plain, compressed):
     assert a.array.shape == b.array.shape and np.array_equal(a.array, b.array)
     assert a.photometric == b.photometric and a.meta.get("window") == b.meta.get("window")
     if a.photometric != "RGB":
-        assert np.array_equal(read_dicom_image(data(plain), window=None).array,
-                              read_dicom_image(data(compressed), window=None).array)
+        assert np.array_equal(
+            read_dicom_image(data(plain), window=None).array,
+            read_dicom_image(data(compressed), window=None).array,
+        )
 
 
 def test_lossy_jpeg2000_stays_close_to_the_original():

@@ -53,8 +53,10 @@ def test_8_bit_grey_and_colour_files(tmp_path):
     assert np.array_equal(read_pixels(tmp_path / "mr.png").array, mr)
     bmp = read_pixels(tmp_path / "mr.bmp")
     assert bmp.photometric == "RGB" and np.array_equal(bmp.array, colour)
-    assert np.array_equal(read_pixels(tmp_path / "mr.bmp", mode="L").array,
-                          np.asarray(Image.fromarray(colour).convert("L")))
+    assert np.array_equal(
+        read_pixels(tmp_path / "mr.bmp", mode="L").array,
+        np.asarray(Image.fromarray(colour).convert("L")),
+    )
     jpg = read_pixels(tmp_path / "mr.jpg", mode="RGB").array.astype(np.float64)
     assert np.mean((jpg - colour) ** 2) < 30  # JPEG q95: close, not exact
     assert np.array_equal(read_image(tmp_path / "mr.png", mode="L"), mr)  # read_image unchanged
@@ -81,8 +83,9 @@ def test_standardize_crop_and_pad_keep_the_centre():
     assert np.array_equal(padded[256:768], wide)
     assert not padded[:256].any() and not padded[768:].any()
     rgb = standardize_image(Pixels(wide), size=512, fit="crop", mode="RGB")
-    assert rgb.shape == (512, 512, 3) and all(np.array_equal(rgb[..., c], cropped)
-                                               for c in range(3))
+    assert rgb.shape == (512, 512, 3) and all(
+        np.array_equal(rgb[..., c], cropped) for c in range(3)
+    )
 
 
 def test_standardize_resizes_a_radiograph_with_antialiasing():

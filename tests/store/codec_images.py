@@ -14,8 +14,16 @@ from pydicom.data import get_testdata_file
 from climb.read.dicom_image import read_dicom_image
 from climb.read.standardize import standardize_image
 
-SOURCES = ("RG1_UNCR.dcm", "RG3_UNCR.dcm", "MR2_UNCR.dcm", "693_UNCR.dcm", "CT_small.dcm",
-           "MR_small.dcm", "US1_UNCR.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm")
+SOURCES = (
+    "RG1_UNCR.dcm",
+    "RG3_UNCR.dcm",
+    "MR2_UNCR.dcm",
+    "693_UNCR.dcm",
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "US1_UNCR.dcm",
+    "MR-SIEMENS-DICOM-WithOverlays.dcm",
+)
 NAME = "codec_images"
 OVERLAY = f"""
 - name: {NAME}
@@ -40,8 +48,10 @@ OVERLAY = f"""
 
 def real_images(size: int) -> list[np.ndarray]:
     """The :data:`SOURCES` as ``size`` x ``size`` x 3 uint8 (the ultrasound in colour)."""
-    return [standardize_image(read_dicom_image(get_testdata_file(n)), size=size, mode="RGB")
-            for n in SOURCES]
+    return [
+        standardize_image(read_dicom_image(get_testdata_file(n)), size=size, mode="RGB")
+        for n in SOURCES
+    ]
 
 
 def write_raw(root: Path, size: int = 48) -> Path:
@@ -65,6 +75,13 @@ def prepare_codec(root: Path, raw: Path, codec: str, **config) -> Path:
     from climb.store.prepare import prepare
 
     store = root / f"store_{codec}"
-    prepare(NAME, raw, store, catalog=root / "overlay.yaml", workers=1, progress=False,
-            config={"image.codec": codec, **config})
+    prepare(
+        NAME,
+        raw,
+        store,
+        catalog=root / "overlay.yaml",
+        workers=1,
+        progress=False,
+        config={"image.codec": codec, **config},
+    )
     return store

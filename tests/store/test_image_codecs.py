@@ -39,8 +39,9 @@ def test_lossless_codecs_are_bit_exact(images, codec):
     assert len(encode_image(images[0][..., 0], codec)) < images[0][..., 0].nbytes
 
 
-@pytest.mark.parametrize(("codec", "quality", "floor"), [("jpeg", 90, 35), ("jpeg", 50, 28),
-                                                         ("webp", 90, 33)])
+@pytest.mark.parametrize(
+    ("codec", "quality", "floor"), [("jpeg", 90, 35), ("jpeg", 50, 28), ("webp", 90, 33)]
+)
 def test_lossy_codecs_have_bounded_error(images, codec, quality, floor):
     for image in images:
         grey = image[..., 0]
@@ -67,9 +68,13 @@ def stores(tmp_path_factory):
     root = tmp_path_factory.mktemp("codecs")
     raw = write_raw(root)
     one_per_group = {"row_group_bytes": 1}  # the pread layout; jpeg: shared row groups
-    return {"raw": prepare_codec(root, raw, "raw", **one_per_group),
-            "png": prepare_codec(root, raw, "png", **one_per_group),
-            "jpeg": prepare_codec(root, raw, "jpeg"), "root": root, "raw_dir": raw}
+    return {
+        "raw": prepare_codec(root, raw, "raw", **one_per_group),
+        "png": prepare_codec(root, raw, "png", **one_per_group),
+        "jpeg": prepare_codec(root, raw, "jpeg"),
+        "root": root,
+        "raw_dir": raw,
+    }
 
 
 def _arrays(store) -> dict[str, np.ndarray]:
@@ -102,8 +107,13 @@ def test_encoding_in_attrs_shape_in_columns_sizes_and_manifest(stores):
         assert all(a.get("encoding") == (None if codec == "raw" else codec) for a in attrs)
         assert table.column("input.image.shape").to_pylist()[0] == [48, 48, 3]
         assert set(table.column("input.image.dtype").to_pylist()) == {"|u1"}
-        sizes[codec] = sum(len(v) for s in manifest["shards"] for v in pq.read_table(
-            ds_dir / s["path"], columns=["input.image"]).column(0).to_pylist())
+        sizes[codec] = sum(
+            len(v)
+            for s in manifest["shards"]
+            for v in pq.read_table(ds_dir / s["path"], columns=["input.image"])
+            .column(0)
+            .to_pylist()
+        )
     assert sizes["raw"] == 8 * 48 * 48 * 3
     assert sizes["jpeg"] < sizes["png"] < sizes["raw"]
 
@@ -119,8 +129,9 @@ def test_a_store_without_encoding_reads_as_raw(stores):
     assert part.array_plan("image", np.arange(part.n)) == (np.dtype("uint8"), (48, 48, 3))
     for i in range(len(ds)):
         sample = ds[i]
-        source = np.asarray(Image.open(stores["raw"].parent / "raw" / "images" /
-                                       f"{sample['sample_id']}.png"))
+        source = np.asarray(
+            Image.open(stores["raw"].parent / "raw" / "images" / f"{sample['sample_id']}.png")
+        )
         assert np.array_equal(sample["inputs"]["image"].transpose(1, 2, 0), source)
     coded = StoreDataset(stores["png"], split=SPLITS)._parts[0]
     assert list(coded.encoding["image"]) == ["png"] * coded.n

@@ -111,8 +111,9 @@ def _output_range(ds) -> tuple[float, float]:
     return low, high
 
 
-def window_unit(values: np.ndarray, center: float, width: float, function: str = "LINEAR"
-                ) -> np.ndarray:
+def window_unit(
+    values: np.ndarray, center: float, width: float, function: str = "LINEAR"
+) -> np.ndarray:
     """A VOI window (PS3.3 C.11.2.1.2) mapping modality values to [0, 1]."""
     x = values.astype(np.float64)
     if function == "SIGMOID":
@@ -130,8 +131,9 @@ def _to_uint8(unit: np.ndarray) -> np.ndarray:
     return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _voi(path: Path, ds, values: np.ndarray, window: str | Window
-         ) -> tuple[np.ndarray, dict[str, Any] | str]:
+def _voi(
+    path: Path, ds, values: np.ndarray, window: str | Window
+) -> tuple[np.ndarray, dict[str, Any] | str]:
     """Modality values -> [0, 1] and what was used ({"center", "width"}, "voi_lut", "minmax")."""
     from pydicom.pixels import apply_voi
 
@@ -161,8 +163,9 @@ def _voi(path: Path, ds, values: np.ndarray, window: str | Window
             function = "LINEAR_EXACT"
         return window_unit(values, center, width, function), {"center": center, "width": width}
     low, high = float(values.min()), float(values.max())
-    unit = (values.astype(np.float64) - low) / (high - low) if high > low else (
-        np.zeros(values.shape))
+    unit = (
+        (values.astype(np.float64) - low) / (high - low) if high > low else (np.zeros(values.shape))
+    )
     return unit, "minmax"
 
 
@@ -187,8 +190,9 @@ def _native(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def read_dicom_image(path: str | Path, frame: int | None = None,
-                     window: str | Window | None = "auto") -> Pixels:
+def read_dicom_image(
+    path: str | Path, frame: int | None = None, window: str | Window | None = "auto"
+) -> Pixels:
     """Decode a 2D DICOM image -> :class:`Pixels`.
 
     ``frame``: one frame of a multi-frame file (0-based); without it a multi-frame file
@@ -218,11 +222,13 @@ def read_dicom_image(path: str | Path, frame: int | None = None,
         if rows <= 0 or cols <= 0 or frames <= 0 or samples not in (1, 3):
             raise RecordError(path, "image size, frame count or samples per pixel invalid")
         if rows * cols > MAX_PIXELS:
-            raise RecordError(path, f"image declares {cols}x{rows} pixels, over the "
-                                    f"{MAX_PIXELS} limit")
+            raise RecordError(
+                path, f"image declares {cols}x{rows} pixels, over the {MAX_PIXELS} limit"
+            )
         if rows * cols * frames * samples > MAX_VOXELS:
-            raise RecordError(path, f"{frames} frames of {cols}x{rows} exceed the "
-                                    f"{MAX_VOXELS} value limit")
+            raise RecordError(
+                path, f"{frames} frames of {cols}x{rows} exceed the {MAX_VOXELS} value limit"
+            )
         if frame is not None and not 0 <= int(frame) < frames:
             raise RecordError(path, f"frame {frame} requested, the file has {frames}")
         syntax = _check_decoder(path, ds)
@@ -246,8 +252,11 @@ def read_dicom_image(path: str | Path, frame: int | None = None,
         if spacing is not None:
             meta["pixel_spacing"] = list(spacing)
         if samples == 3:
-            array = stored if stored.dtype == np.uint8 else _to_uint8(
-                stored.astype(np.float64) / float(2**bits - 1))
+            array = (
+                stored
+                if stored.dtype == np.uint8
+                else _to_uint8(stored.astype(np.float64) / float(2**bits - 1))
+            )
             return Pixels(array, spacing, "RGB", bits, safe_meta(meta))
         if photometric not in ("MONOCHROME1", "MONOCHROME2"):
             raise RecordError(path, "single-sample image that is not MONOCHROME1/2")

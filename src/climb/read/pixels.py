@@ -15,10 +15,20 @@ from typing import Any
 import numpy as np
 
 #: The only keys a :attr:`Pixels.meta` may hold.
-META_FIELDS = frozenset({
-    "view_position", "laterality", "manufacturer", "pixel_spacing", "modality", "frames",
-    "window", "transfer_syntax", "format", "inverted",
-})
+META_FIELDS = frozenset(
+    {
+        "view_position",
+        "laterality",
+        "manufacturer",
+        "pixel_spacing",
+        "modality",
+        "frames",
+        "window",
+        "transfer_syntax",
+        "format",
+        "inverted",
+    }
+)
 
 
 def safe_meta(meta: dict[str, Any]) -> dict[str, Any]:

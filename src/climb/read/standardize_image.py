@@ -29,8 +29,13 @@ def _is_colour(array: np.ndarray, photometric: str | None) -> bool:
     return array.ndim == 3 and array.shape[2] in (1, 3, 4)
 
 
-def standardize_image(pixels: Pixels | np.ndarray, size: int = 224, fit: str = "crop",
-                      mode: str = "L", resample: str = "lanczos") -> np.ndarray:
+def standardize_image(
+    pixels: Pixels | np.ndarray,
+    size: int = 224,
+    fit: str = "crop",
+    mode: str = "L",
+    resample: str = "lanczos",
+) -> np.ndarray:
     """An image -> ``uint8`` ``size`` x ``size`` (mode "L") or ``size`` x ``size`` x 3 ("RGB").
 
     Non-8-bit grey (16-bit PNG, ``window=None`` DICOM values) is scaled to 0..255 by its

@@ -81,8 +81,13 @@ def encode_image(array: np.ndarray, codec: str, quality: int = DEFAULT_QUALITY) 
     return buf.getvalue()
 
 
-def decode_image(data: bytes | memoryview | np.ndarray, shape: Any, dtype: Any, encoding: str,
-                 out: np.ndarray | None = None) -> np.ndarray:
+def decode_image(
+    data: bytes | memoryview | np.ndarray,
+    shape: Any,
+    dtype: Any,
+    encoding: str,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Bytes of ``encoding`` -> the ``uint8`` array of ``shape`` they were encoded from (into
     ``out`` when given). ValueError when the bytes do not decode to that shape."""
     if encoding not in _PILLOW_FORMAT:
@@ -129,8 +134,9 @@ class ImageCodec:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ImageCodec:
-        return cls(str(config.get(CODEC_KEY, DEFAULT_CODEC)),
-                   int(config.get(QUALITY_KEY, DEFAULT_QUALITY)))
+        return cls(
+            str(config.get(CODEC_KEY, DEFAULT_CODEC)), int(config.get(QUALITY_KEY, DEFAULT_QUALITY))
+        )
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"codec": self.codec}
