@@ -4,7 +4,10 @@
 cropped (from the start) to ``shapes[name]`` (or to the largest shape in the batch), cast to
 float32 (uint8 scaled to [0, 1]); a sample without that input gets zeros and
 ``input_mask[name] = False``. Text stays ``list[str]`` ("" where missing); graphs become a
-``torch_geometric.data.Batch`` with one graph per sample (an empty graph where missing).
+``torch_geometric.data.Batch`` with one graph per sample (an empty graph where missing), their
+fields made alike first (:func:`harmonize_graphs`: graphs without node features get zero
+``x`` and every graph a ``has_x`` node mask, missing edge weights are 1, missing node labels
+NaN), so graphs with and without ``x`` batch together.
 
 ``Collator(..., keep_dtype=True)`` keeps the stored dtype instead (uint8 images stay uint8 in
 [0, 255], int16 volumes stay int16; samples of different dtypes are promoted): the batch is
@@ -238,23 +241,11 @@ class Collator:
 
     @staticmethod
     def _graphs(values: list[dict[str, np.ndarray] | None]) -> Any:
-        from torch_geometric.data import Batch, Data
+        """One ``Batch`` of the samples' graphs, their fields made alike (see
+        :func:`harmonize_graphs`); a missing sample is an empty graph."""
+        from torch_geometric.data import Batch
 
-        template = next(v for v in values if v is not None)
-        n_feat = np.asarray(template["x"]).shape[1] if "x" in template else 0
-        graphs = []
-        for v in values:
-            if v is None:
-                graphs.append(Data(x=torch.zeros((0, n_feat)),
-                                   edge_index=torch.zeros((2, 0), dtype=torch.long)))
-                continue
-            fields = {}
-            for key, arr in v.items():
-                t = torch.from_numpy(np.array(arr))
-                fields[key] = t.long() if key == "edge_index" else (
-                    t.float() if t.is_floating_point() else t)
-            graphs.append(Data(**fields))
-        return Batch.from_data_list(graphs)
+        return Batch.from_data_list(harmonize_graphs(values))
 
     # ---------------------------------------------------------------- labels
 
@@ -279,6 +270,87 @@ class Collator:
                                  dtype=torch.float32)
                 labels[task.key], masks[task.key] = t, ~torch.isnan(t)
         return labels, masks
+
+
+def _graph_tensors(graph: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], int]:
+    """A stored graph's arrays as tensors (edge_index long, floats float32) + its node count
+    (``num_nodes``, else the rows of ``x`` / ``y``, else the largest node id + 1)."""
+    fields: dict[str, torch.Tensor] = {}
+    num_nodes = None
+    for key, arr in graph.items():
+        if key == "num_nodes":
+            num_nodes = int(np.asarray(arr))
+            continue
+        t = torch.from_numpy(np.array(arr))
+        fields[key] = t.long() if key == "edge_index" else (
+            t.float() if t.is_floating_point() else t)
+    if "edge_index" not in fields:
+        fields["edge_index"] = torch.zeros((2, 0), dtype=torch.long)
+    if num_nodes is None:
+        rows = [fields[k].shape[0] for k in ("x", "y") if k in fields and fields[k].dim()]
+        edges = fields["edge_index"]
+        num_nodes = rows[0] if rows else (int(edges.max()) + 1 if edges.numel() else 0)
+    return fields, num_nodes
+
+
+def harmonize_graphs(values: Sequence[Mapping[str, Any] | None]) -> list[Any]:
+    """``torch_geometric.data.Data`` objects with the same fields, so that
+    ``Batch.from_data_list`` batches graphs with and without node features (which fails on
+    the raw graphs: PyG takes the fields of the first graph).
+
+    - ``x``: when some graph has node features (all of one width F), a graph without them
+      gets zeros [N, F], and every graph gets ``has_x`` (bool [N]: True where ``x`` is the
+      graph's own). When no graph has ``x``, none gets one (encoders then derive node
+      features, e.g. degrees, as :class:`climb.models.encoders.graph.GraphEncoder` does).
+    - ``edge_weight`` missing: the graph's 1-wide ``edge_attr``, else 1 (unweighted).
+    - ``edge_attr`` missing: the graph's ``edge_weight`` (1-wide batches), else ones.
+    - ``y`` (node labels) missing: NaN (unknown).
+    - a missing sample (None): an empty graph (no nodes, no edges) with the same fields.
+    Any other field that some graphs lack is a ValueError.
+    """
+    from torch_geometric.data import Data
+
+    parsed = [None if v is None else _graph_tensors(v) for v in values]
+    present = [p[0] for p in parsed if p is not None]
+    keys = sorted({k for fields in present for k in fields})
+    widths: dict[str, tuple[int, ...]] = {}
+    for key in keys:
+        shapes = {tuple(f[key].shape[1:]) for f in present if key in f}
+        if len(shapes) > 1 and key in ("x", "edge_attr", "y"):
+            raise ValueError(f"graphs have {key!r} of different widths {sorted(shapes)}")
+        widths[key] = shapes.pop() if shapes else ()
+    has_x = "x" in keys
+    graphs = []
+    for item in parsed:
+        fields, num_nodes = item if item is not None else ({}, 0)
+        out = dict(fields)
+        edges = out.setdefault("edge_index", torch.zeros((2, 0), dtype=torch.long))
+        n_edges = edges.shape[1]
+        for key in keys:
+            if key in out:
+                continue
+            if key == "x":
+                out["x"] = torch.zeros((num_nodes, *widths["x"]))
+            elif key == "y":
+                out["y"] = torch.full((num_nodes, *widths["y"]), float("nan"))
+            elif key == "edge_weight":
+                attr = fields.get("edge_attr")
+                one_wide = attr is not None and attr.dim() == 2 and attr.shape[1] == 1
+                out["edge_weight"] = attr[:, 0] if one_wide else torch.ones(n_edges)
+            elif key == "edge_attr":
+                weight = fields.get("edge_weight")
+                out["edge_attr"] = (weight.view(-1, 1) if weight is not None
+                                    and widths["edge_attr"] == (1,)
+                                    else torch.ones((n_edges, *widths["edge_attr"])))
+            elif item is None:  # an empty graph: zero rows of the field
+                template = next(f[key] for f in present if key in f)
+                out[key] = template.new_zeros((0, *template.shape[1:]))
+            else:
+                raise ValueError(f"graph field {key!r} is missing from some graphs of the batch")
+        if has_x:
+            out["has_x"] = torch.full((num_nodes,), "x" in fields, dtype=torch.bool)
+        graphs.append(Data(**out, num_nodes=num_nodes))
+    return graphs
 
 
 def collate(samples: Sequence[dict[str, Any]], tasks: Sequence[TaskSpec] = ()) -> dict[str, Any]:
