@@ -23,7 +23,7 @@ def _with_x() -> dict[str, np.ndarray]:
 def _without_x(real_data) -> dict[str, np.ndarray]:
     edges = to_undirected(read_edgelist(real_data / MOUSE))
     return {"edge_index": edges.edge_index, "edge_attr": edges.edge_weight.reshape(-1, 1),
-            "num_nodes": np.asarray(332)}
+            "num_nodes": np.array([332])}
 
 
 def test_raw_pyg_batching_of_mixed_graphs_fails(real_data):

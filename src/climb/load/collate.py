@@ -279,7 +279,7 @@ def _graph_tensors(graph: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], i
     num_nodes = None
     for key, arr in graph.items():
         if key == "num_nodes":
-            num_nodes = int(np.asarray(arr))
+            num_nodes = int(np.asarray(arr).reshape(-1)[0])  # stored as [1]
             continue
         t = torch.from_numpy(np.array(arr))
         fields[key] = t.long() if key == "edge_index" else (

@@ -429,14 +429,15 @@ class TUData:
 
     def graphs(self, node_features: np.ndarray | None = None):
         """Yield ``(g, graph dict)`` per graph: local ``edge_index``, ``edge_attr`` (the edge
-        attributes, if any), ``x`` (rows of ``node_features``, if given), ``num_nodes``."""
+        attributes, if any), ``x`` (rows of ``node_features``, if given), ``num_nodes``
+        (int64 [1], as a store gives it back)."""
         node_ptr = self.node_ptr()
         order, edge_ptr = self.edge_order()
         for g in range(self.num_graphs):
             lo, hi = int(node_ptr[g]), int(node_ptr[g + 1])
             edges = order[edge_ptr[g]:edge_ptr[g + 1]]
             graph = {"edge_index": self.edge_index[:, edges] - lo,
-                     "num_nodes": np.asarray(hi - lo, dtype=np.int64)}
+                     "num_nodes": np.array([hi - lo], dtype=np.int64)}
             if self.edge_attributes is not None:
                 graph["edge_attr"] = self.edge_attributes[edges]
             if node_features is not None:
