@@ -62,6 +62,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from climb.adapt.base import Adapter, Item
@@ -428,8 +429,6 @@ class MimicIvAdapter(Adapter):
                 columns[f"{kind}:{int(itemid)}:last"] = [s[0] if s else math.nan for s in stats]
                 columns[f"{kind}:{int(itemid)}:mean"] = [s[1] if s else math.nan for s in stats]
                 columns[f"{kind}:{int(itemid)}:count"] = [float(s[2]) if s else 0.0 for s in stats]
-        import pyarrow as pa
-
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.name + ".tmp")
         pq.write_table(pa.table(columns), tmp)
