@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -98,6 +99,30 @@ def index_zip_images(archive: Path, raw_dir: Path,
     return out
 
 
+_ZIP_LOCK = threading.Lock()
+_OPEN_ZIPS: dict[str, tuple[tuple[int, int], zipfile.ZipFile]] = {}
+_MAX_OPEN_ZIPS = 4
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
+    """A cached, open ZipFile of ``archive`` (call with ``_ZIP_LOCK`` held). Parsing a central
+    directory of thousands of members costs ~14 ms, more than decoding one image; the cache
+    is per process and is refreshed when the archive's size or mtime changes."""
+    stat = archive.stat()
+    key, stamp = str(archive), (stat.st_size, stat.st_mtime_ns)
+    cached = _OPEN_ZIPS.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+        del _OPEN_ZIPS[key]
+    while len(_OPEN_ZIPS) >= _MAX_OPEN_ZIPS:
+        _OPEN_ZIPS.pop(next(iter(_OPEN_ZIPS)))[1].close()
+    zf = zipfile.ZipFile(archive)
+    _OPEN_ZIPS[key] = (stamp, zf)
+    return zf
+
+
 def _zip_member(raw_dir: Path, source: str) -> io.BytesIO | None:
     """The bytes of ``source`` when it names a member of a zip below ``raw_dir``
     (``a/images.zip/x/1.jpg``), else None."""
@@ -107,7 +132,8 @@ def _zip_member(raw_dir: Path, source: str) -> io.BytesIO | None:
         if archive.is_file():
             member = "/".join(parts[cut:])
             try:
-                with zipfile.ZipFile(archive) as zf:
+                with _ZIP_LOCK:
+                    zf = _open_zip(archive)
                     info = zf.getinfo(member)
                     if info.file_size > MAX_MEMBER_BYTES:
                         raise RecordError(source, "zip member is larger than an image can be")
