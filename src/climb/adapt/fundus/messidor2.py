@@ -49,7 +49,7 @@ def _stem(name: str) -> str:
 
 
 def _number(text: str) -> str:
-    """``"2.0"`` -> ``"2"`` (the Kaggle table writes grades as floats); other text unchanged."""
+    """``"2.0"`` -> ``"2"`` (grades and flags may be written as floats); other text unchanged."""
     text = text.strip()
     try:
         value = float(text)
