@@ -248,14 +248,15 @@ def _read_delimited(path: Path, delimiter: str | None) -> np.ndarray:
 
 
 def _pick(path: Path, arrays: dict[str, np.ndarray], key: str | None, what: str) -> np.ndarray:
-    """The array ``key``, else the only 2-D array of ``arrays``."""
+    """The array ``key``, else the only square 2-D array of ``arrays``."""
     if key is not None:
         if key not in arrays:
             raise RecordError(path, f"no {what} named {key!r}")
         return np.asarray(arrays[key])
-    matrices = [k for k, v in arrays.items() if np.asarray(v).ndim == 2]
+    shapes = {k: np.shape(v) for k, v in arrays.items()}
+    matrices = [k for k, s in shapes.items() if len(s) == 2 and s[0] == s[1] and s[0] > 1]
     if len(matrices) != 1:
-        raise RecordError(path, f"{len(matrices)} 2-D {what}s {sorted(matrices)[:5]}; "
+        raise RecordError(path, f"{len(matrices)} square {what}s {sorted(matrices)[:5]}; "
                                 "name the one to read (key=)")
     return np.asarray(arrays[matrices[0]])
 
@@ -295,7 +296,7 @@ def read_matrix(path: str | Path, key: str | None = None,
     Text: comma-, tab- or whitespace-separated, with or without a header row of ROI names and
     a first column of row names (both dropped; never quoted in errors); ``#`` lines are
     comments. ``.mat``: scipy.io (v7.3 HDF5 files through h5py when it is installed);
-    ``.npz`` / ``.mat``: ``key`` names the array, else the file's only 2-D array is taken.
+    ``.npz`` / ``.mat``: ``key`` names the array, else the file's only square 2-D array.
     Anything else (not square, NaN/inf, not numeric) raises :class:`RecordError`.
     """
     path = Path(path)
@@ -372,8 +373,9 @@ def _table(path: Path, dtype: type, columns: int | None = None) -> np.ndarray:
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
             table = np.loadtxt(path, delimiter=",", dtype=dtype, ndmin=2, comments="#")
     except ValueError as err:  # numpy's message quotes the text: keep only the row
-        row = _ROW.search(str(err))
-        where = f"line {int(row.group(1)) + 1}: " if row else ""
+        row = _ROW.search(str(err))  # numpy counts from 0, except for a changed width
+        first = 0 if "number of columns changed" in str(err) else 1
+        where = f"line {int(row.group(1)) + first}: " if row else ""
         raise RecordError(path, f"{where}expected comma-separated {kind}, all lines with "
                                 "the same number of values") from None
     except (OSError, UnicodeDecodeError) as err:
