@@ -301,6 +301,7 @@ class MimicIvAdapter(Adapter):
         con.execute(f"SET threads = {int(self.config['threads'])}")
         con.execute(f"SET temp_directory = '{str(spill / 'spill').replace(chr(39), '')}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # DuckDB prints it to stdout
         return con
 
     # -- items: the one aggregation pass -------------------------------------------------------
