@@ -15,22 +15,28 @@ MOUSE = "connectomes-mouse/edgelists/sub-54776_ses-1_dti.edgelist.gz"
 
 
 def _with_x() -> dict[str, np.ndarray]:
-    return {"x": np.arange(8, dtype=np.float32).reshape(4, 2),
-            "edge_index": np.array([[0, 1, 2], [1, 2, 3]]),
-            "edge_weight": np.array([0.5, 2.0, 3.0], np.float32)}
+    return {
+        "x": np.arange(8, dtype=np.float32).reshape(4, 2),
+        "edge_index": np.array([[0, 1, 2], [1, 2, 3]]),
+        "edge_weight": np.array([0.5, 2.0, 3.0], np.float32),
+    }
 
 
 def _without_x(real_data) -> dict[str, np.ndarray]:
     edges = to_undirected(read_edgelist(real_data / MOUSE))
-    return {"edge_index": edges.edge_index, "edge_attr": edges.edge_weight.reshape(-1, 1),
-            "num_nodes": np.array([332])}
+    return {
+        "edge_index": edges.edge_index,
+        "edge_attr": edges.edge_weight.reshape(-1, 1),
+        "num_nodes": np.array([332]),
+    }
 
 
 def test_raw_pyg_batching_of_mixed_graphs_fails(real_data):
     """The bug: PyG takes the fields of the first graph, so a graph without x breaks it."""
-    raw = [Data(x=torch.ones(4, 2), edge_index=torch.tensor([[0, 1], [1, 2]])),
-           Data(edge_index=torch.from_numpy(_without_x(real_data)["edge_index"]),
-                num_nodes=332)]
+    raw = [
+        Data(x=torch.ones(4, 2), edge_index=torch.tensor([[0, 1], [1, 2]])),
+        Data(edge_index=torch.from_numpy(_without_x(real_data)["edge_index"]), num_nodes=332),
+    ]
     with pytest.raises(KeyError):
         Batch.from_data_list(raw)
 
@@ -63,9 +69,15 @@ def test_collator_batches_mixed_graph_samples_and_encoder_runs(real_data):
     from climb.models.encoders.graph import GraphEncoder
 
     def sample(graph):
-        return {"inputs": {"graph": graph} if graph is not None else {}, "labels": {},
-                "sample_id": "s", "patient_id": None, "dataset": "d", "split": "train",
-                "meta": {}}
+        return {
+            "inputs": {"graph": graph} if graph is not None else {},
+            "labels": {},
+            "sample_id": "s",
+            "patient_id": None,
+            "dataset": "d",
+            "split": "train",
+            "meta": {},
+        }
 
     out = Collator()([sample(_without_x(real_data)), sample(_with_x()), sample(None)])
     batch = out["inputs"]["graph"]

@@ -44,8 +44,9 @@ def test_every_format_reads_the_same_matrix(tmp_path, matrix, name):
     _writers(matrix)[name](path)
     out = read_matrix(path)
     assert out.shape == matrix.shape and out.dtype == np.float64
-    np.testing.assert_allclose(out, matrix, rtol=1e-12 if name.endswith(("npy", "npz", "mat"))
-                               else 1e-7)
+    np.testing.assert_allclose(
+        out, matrix, rtol=1e-12 if name.endswith(("npy", "npz", "mat")) else 1e-7
+    )
 
 
 def test_npz_and_mat_keys(tmp_path, matrix):
@@ -76,13 +77,16 @@ def test_mat_v73_without_h5py_names_the_fix(tmp_path, matrix):
             read_matrix(path)
 
 
-@pytest.mark.parametrize("corruption, problem", [
-    (lambda m: m[:, :-1], "not square"),
-    (lambda m: np.where(np.eye(len(m), dtype=bool), np.nan, m), "non-finite"),
-    (lambda m: np.where(np.eye(len(m), dtype=bool), np.inf, m), "non-finite"),
-    (lambda m: m * 1e300, r"non-finite entries \(as float32"),
-    (lambda m: m[0], "not square"),
-])
+@pytest.mark.parametrize(
+    "corruption, problem",
+    [
+        (lambda m: m[:, :-1], "not square"),
+        (lambda m: np.where(np.eye(len(m), dtype=bool), np.nan, m), "non-finite"),
+        (lambda m: np.where(np.eye(len(m), dtype=bool), np.inf, m), "non-finite"),
+        (lambda m: m * 1e300, r"non-finite entries \(as float32"),
+        (lambda m: m[0], "not square"),
+    ],
+)
 def test_bad_matrices_raise(tmp_path, matrix, corruption, problem):
     path = tmp_path / "bad.npy"
     np.save(path, corruption(matrix.copy()))
@@ -152,5 +156,6 @@ def test_threshold_and_top_k(matrix):
         got = np.sort(np.abs(top["edge_attr"][src == row, 0]))[::-1]
         np.testing.assert_allclose(got, expected, rtol=1e-6)
     both = matrix_to_graph(matrix, threshold=cut, top_k=k)
-    assert both["edge_index"].shape[1] <= min(top["edge_index"].shape[1],
-                                              thresholded["edge_index"].shape[1])
+    assert both["edge_index"].shape[1] <= min(
+        top["edge_index"].shape[1], thresholded["edge_index"].shape[1]
+    )

@@ -56,8 +56,9 @@ def _write_pyg(folder: Path, mice) -> None:
         for m in members:
             n = mice[m].features.shape[0]
             graph.add_nodes_from(range(offset, offset + n))
-            graph.add_edges_from((offset + int(u), offset + int(v))
-                                 for u, v in mice[m].edge_index.T)
+            graph.add_edges_from(
+                (offset + int(u), offset + int(v)) for u, v in mice[m].edge_index.T
+            )
             feats.append(mice[m].features)
             labels.append(ppi.labels_of(mice[m].features))
             ids.append(np.full(n, m + 1))
@@ -72,8 +73,12 @@ def _write_pyg(folder: Path, mice) -> None:
 def test_pyg_layout_one_graph_per_id(tmp_path, mice):
     _write_pyg(tmp_path, mice)
     graphs = read_ppi(tmp_path)
-    assert [(g.split, g.graph_id) for g in graphs] == [("train", 1), ("train", 2), ("val", 3),
-                                                       ("test", 4)]
+    assert [(g.split, g.graph_id) for g in graphs] == [
+        ("train", 1),
+        ("train", 2),
+        ("val", 3),
+        ("test", 4),
+    ]
     for graph, mouse in zip(graphs, mice, strict=True):
         np.testing.assert_allclose(graph.x, mouse.features)
         np.testing.assert_array_equal(graph.y, ppi.labels_of(mouse.features))
@@ -92,18 +97,24 @@ def _set(mapping: dict, key: str, value) -> None:
     mapping[key] = value
 
 
-@pytest.mark.parametrize("name, edit, problem", [
-    ("ppi-class_map.json", lambda d: d.pop("5"), "ppi-class_map.json: a node of the graph"),
-    ("ppi-class_map.json", lambda d: _set(d, "5", [2] * 121), "labels must be lists of 0/1"),
-    ("ppi-class_map.json", lambda d: _set(d, "5", [0] * 120), "label lists of lengths 121"),
-    ("ppi-id_map.json", lambda d: _set(d, "5", 10**6), "feature row outside 0..119"),
-    ("ppi-id_map.json", lambda d: d.pop("7"), "ppi-id_map.json: a node of the graph"),
-    ("ppi-G.json", lambda d: d["links"].append({"source": 0, "target": 5000}),
-     "a link names a node that is not in the graph"),
-    ("ppi-G.json", lambda d: d["links"].append({"source": 0}), "without integer 'source'"),
-    ("ppi-G.json", lambda d: d["nodes"].append({"id": 3}), "duplicate node ids"),
-    ("ppi-G.json", lambda d: d.pop("nodes"), "no 'nodes' list"),
-])
+@pytest.mark.parametrize(
+    "name, edit, problem",
+    [
+        ("ppi-class_map.json", lambda d: d.pop("5"), "ppi-class_map.json: a node of the graph"),
+        ("ppi-class_map.json", lambda d: _set(d, "5", [2] * 121), "labels must be lists of 0/1"),
+        ("ppi-class_map.json", lambda d: _set(d, "5", [0] * 120), "label lists of lengths 121"),
+        ("ppi-id_map.json", lambda d: _set(d, "5", 10**6), "feature row outside 0..119"),
+        ("ppi-id_map.json", lambda d: d.pop("7"), "ppi-id_map.json: a node of the graph"),
+        (
+            "ppi-G.json",
+            lambda d: d["links"].append({"source": 0, "target": 5000}),
+            "a link names a node that is not in the graph",
+        ),
+        ("ppi-G.json", lambda d: d["links"].append({"source": 0}), "without integer 'source'"),
+        ("ppi-G.json", lambda d: d["nodes"].append({"id": 3}), "duplicate node ids"),
+        ("ppi-G.json", lambda d: d.pop("nodes"), "no 'nodes' list"),
+    ],
+)
 def test_bad_graphsage_files(tmp_path, sage, name, edit, problem):
     folder = Path(shutil.copytree(sage, tmp_path / "ppi"))
     _edit_json(folder / name, edit)

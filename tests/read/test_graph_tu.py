@@ -40,10 +40,13 @@ def test_read_tu_matches_pyg(folder):
         e0, e1 = slices["edge_index"][g : g + 2].tolist()
         # PyG drops self-loops and sorts; its edge_index is local to each graph
         assert _pairs(graph["edge_index"]) == _pairs(pyg.edge_index[:, e0:e1])
-        pyg_attr = {(int(u), int(v)): float(a) for (u, v), a in
-                    zip(pyg.edge_index[:, e0:e1].T.tolist(), pyg.edge_attr[e0:e1, 0], strict=True)}
-        for (u, v), a in zip(graph["edge_index"].T.tolist(), graph["edge_attr"][:, 0],
-                             strict=True):
+        pyg_attr = {
+            (int(u), int(v)): float(a)
+            for (u, v), a in zip(
+                pyg.edge_index[:, e0:e1].T.tolist(), pyg.edge_attr[e0:e1, 0], strict=True
+            )
+        }
+        for (u, v), a in zip(graph["edge_index"].T.tolist(), graph["edge_attr"][:, 0], strict=True):
             if u != v:
                 assert a == pytest.approx(pyg_attr[(u, v)], rel=1e-6)
     assert sizes["num_node_attributes"] == 1 and sizes["num_node_labels"] == 3
@@ -67,23 +70,30 @@ def _rewrite(folder, part: str, edit) -> None:
     path.write_text("\n".join(edit(lines)) + "\n")
 
 
-@pytest.mark.parametrize("part, edit, problem", [
-    ("A", lambda ls: [*ls[:3], "1, 999999", *ls[4:]], "line 4: node id outside 1..320"),
-    ("A", lambda ls: [*ls[:3], "0, 2", *ls[4:]], "line 4: node id outside"),
-    ("A", lambda ls: [*ls[:3], "1, 41", *ls[4:]], "line 4: edge joins two graphs"),
-    ("A", lambda ls: [*ls[:3], "1, SECRET", *ls[4:]], "line 4: expected comma-separated int"),
-    ("A", lambda ls: [*ls[:3], "1.5, 2", *ls[4:]], "line 4: expected comma-separated int"),
-    ("A", lambda ls: [*ls[:3], "1", *ls[4:]], "line 4: expected comma-separated"),
-    ("graph_indicator", lambda ls: ["2", *ls[1:]], "line 2: graph ids decrease"),
-    ("graph_indicator", lambda ls: [*ls[:-1], "9"], "graph id outside 1..8"),
-    ("graph_indicator", lambda ls: [x if x != "3" else "2" for x in ls], "1 graphs have no node"),
-    ("graph_labels", lambda ls: ls[:-1], "graph id outside 1..7"),
-    ("node_labels", lambda ls: ls[:-1], "319 lines, expected 320"),
-    ("node_attributes", lambda ls: ["nan", *ls[1:]], "line 1: value is not finite"),
-    ("node_attributes", lambda ls: ["1e300", *ls[1:]], "line 1: value is not finite"),
-    ("edge_attributes", lambda ls: [*ls, "1.0"], "lines, expected"),
-    ("graph_labels", lambda ls: [], "file has no lines"),
-])
+@pytest.mark.parametrize(
+    "part, edit, problem",
+    [
+        ("A", lambda ls: [*ls[:3], "1, 999999", *ls[4:]], "line 4: node id outside 1..320"),
+        ("A", lambda ls: [*ls[:3], "0, 2", *ls[4:]], "line 4: node id outside"),
+        ("A", lambda ls: [*ls[:3], "1, 41", *ls[4:]], "line 4: edge joins two graphs"),
+        ("A", lambda ls: [*ls[:3], "1, SECRET", *ls[4:]], "line 4: expected comma-separated int"),
+        ("A", lambda ls: [*ls[:3], "1.5, 2", *ls[4:]], "line 4: expected comma-separated int"),
+        ("A", lambda ls: [*ls[:3], "1", *ls[4:]], "line 4: expected comma-separated"),
+        ("graph_indicator", lambda ls: ["2", *ls[1:]], "line 2: graph ids decrease"),
+        ("graph_indicator", lambda ls: [*ls[:-1], "9"], "graph id outside 1..8"),
+        (
+            "graph_indicator",
+            lambda ls: [x if x != "3" else "2" for x in ls],
+            "1 graphs have no node",
+        ),
+        ("graph_labels", lambda ls: ls[:-1], "graph id outside 1..7"),
+        ("node_labels", lambda ls: ls[:-1], "319 lines, expected 320"),
+        ("node_attributes", lambda ls: ["nan", *ls[1:]], "line 1: value is not finite"),
+        ("node_attributes", lambda ls: ["1e300", *ls[1:]], "line 1: value is not finite"),
+        ("edge_attributes", lambda ls: [*ls, "1.0"], "lines, expected"),
+        ("graph_labels", lambda ls: [], "file has no lines"),
+    ],
+)
 def test_bad_tu_files(tmp_path, folder, part, edit, problem):
     folder = Path(shutil.copytree(folder, tmp_path / "PROTEINS"))
     _rewrite(folder, part, edit)
@@ -108,5 +118,7 @@ def test_one_hot_is_pyg_encoding():
     assert out.tolist() == [[1, 0, 0, 1, 0], [0, 0, 1, 0, 1], [0, 1, 0, 1, 0]]
     with pytest.raises(ValueError, match=r"max_width"):
         one_hot(np.array([[0], [10**6]]))
-    assert torch.equal(torch.from_numpy(one_hot(labels[:, :1])),
-                       torch.nn.functional.one_hot(torch.tensor([0, 2, 1])).float())
+    assert torch.equal(
+        torch.from_numpy(one_hot(labels[:, :1])),
+        torch.nn.functional.one_hot(torch.tensor([0, 2, 1])).float(),
+    )

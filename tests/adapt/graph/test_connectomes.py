@@ -73,8 +73,9 @@ def test_abide_config_and_bad_series(abide_raw, tmp_path):
     raw = abide.build(tmp_path)
     path = raw / abide.FOLDER / "NYU_0051036_rois_cc200.1D"
     lines = path.read_text().splitlines()
-    path.write_text("\n".join([lines[0], lines[1].replace(lines[1].split("\t")[3], "nan"),
-                               *lines[2:]]))
+    path.write_text(
+        "\n".join([lines[0], lines[1].replace(lines[1].split("\t")[3], "nan"), *lines[2:]])
+    )
     adapter = get_adapter("abide")
     item = next(i for i in adapter.items(raw) if i.key == "NYU_0051036")
     with pytest.raises(RecordError, match=r"NYU_0051036_rois_cc200\.1D: non-finite"):

@@ -54,8 +54,9 @@ def test_proteins_split_is_seeded_stratified_folds(proteins_raw):
 
 
 def test_proteins_node_attributes_and_no_node_labels(proteins_raw, tmp_path):
-    with_attr = next(iter(get_adapter("proteins", config={"use_node_attr": True})
-                          .records(proteins_raw)))
+    with_attr = next(
+        iter(get_adapter("proteins", config={"use_node_attr": True}).records(proteins_raw))
+    )
     x = with_attr.inputs["graph"].data["x"]
     assert x.shape == (40, 4)
     np.testing.assert_allclose(x[:, 0], mouse_graphs(1, 40)[0].features[:, 0], rtol=1e-5)
@@ -69,7 +70,10 @@ def test_ppi_records_keep_official_split_and_node_labels(tmp_path):
     raw = ppi.build(tmp_path)
     records = list(get_adapter("ppi").records(raw))
     assert [(r.sample_id, r.split) for r in records] == [
-        ("ppi_train", "train"), ("ppi_val", "val"), ("ppi_test", "test")]
+        ("ppi_train", "train"),
+        ("ppi_val", "val"),
+        ("ppi_test", "test"),
+    ]
     mice = mouse_graphs(4, 30)
     test_graph = records[2].inputs["graph"].data
     np.testing.assert_array_equal(test_graph["y"], ppi.labels_of(mice[3].features))
@@ -105,8 +109,7 @@ def test_store_batches_graphs_with_and_without_x(tmp_path):
     assert graphs.num_graphs == 2 and graphs.x.shape == (80, 40)
     assert graphs.has_x.tolist() == [False] * 40 + [True] * 40
     assert (graphs.x[:40] == 0).all()
-    np.testing.assert_allclose(graphs.x[40:].numpy(),
-                               samples[1]["inputs"]["graph"]["x"], rtol=0)
+    np.testing.assert_allclose(graphs.x[40:].numpy(), samples[1]["inputs"]["graph"]["x"], rtol=0)
     assert batch["label_mask"]["proteins.enzyme"].tolist() == [True, False]
     assert batch["label_mask"]["abcd.sex"].tolist() == [False, True]
     assert graphs.edge_attr.shape == (graphs.edge_index.shape[1], 1)

@@ -24,8 +24,12 @@ from climb.record import Input, Record, age_bucket
 from climb.split import SplitConfig, hash_unit
 
 
-def stratified_split(keys: Sequence[str], strata: Sequence[Hashable],
-                     ratios: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0) -> dict[str, str]:
+def stratified_split(
+    keys: Sequence[str],
+    strata: Sequence[Hashable],
+    ratios: Sequence[float] = (0.7, 0.1, 0.2),
+    seed: int = 0,
+) -> dict[str, str]:
     """{key: train/val/test}: within each stratum, keys ordered by a seeded hash and cut at
     the ratios (rounded; the first of a stratum goes to train), so every stratum is spread
     over the splits in proportion and the assignment depends on the keys only."""
@@ -43,8 +47,9 @@ def stratified_split(keys: Sequence[str], strata: Sequence[Hashable],
     return out
 
 
-def stratified_folds(keys: Sequence[str], strata: Sequence[Hashable], folds: int = 10,
-                     seed: int = 0) -> dict[str, int]:
+def stratified_folds(
+    keys: Sequence[str], strata: Sequence[Hashable], folds: int = 10, seed: int = 0
+) -> dict[str, int]:
     """{key: fold}: within each stratum, keys ordered by a seeded hash are dealt round-robin
     into ``folds`` folds (a deterministic stratified k-fold)."""
     groups: dict[Hashable, list[str]] = {}
@@ -62,8 +67,9 @@ def read_table(path: Path, required: Iterable[str]) -> pd.DataFrame:
     if not path.is_file():
         raise RecordError(path, "subject table not found")
     try:
-        frame = pd.read_csv(path, dtype=str, sep="\t" if path.suffix == ".tsv" else ",",
-                            keep_default_na=False)
+        frame = pd.read_csv(
+            path, dtype=str, sep="\t" if path.suffix == ".tsv" else ",", keep_default_na=False
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise RecordError(path, f"bad subject table ({type(err).__name__})") from None
     frame.columns = [c.strip() for c in frame.columns]
@@ -75,8 +81,7 @@ def read_table(path: Path, required: Iterable[str]) -> pd.DataFrame:
 
 def connectome_graph(matrix: np.ndarray, config: dict[str, Any]) -> dict[str, np.ndarray]:
     """The stored graph of a connectivity matrix under the adapter ``config``."""
-    graph = matrix_to_graph(matrix, threshold=config.get("threshold"),
-                            top_k=config.get("top_k"))
+    graph = matrix_to_graph(matrix, threshold=config.get("threshold"), top_k=config.get("top_k"))
     features = config.get("node_features", "profile")
     if features == "profile":
         graph["x"] = matrix.astype(np.float32)
@@ -103,8 +108,12 @@ class ConnectomeAdapter(Adapter):
     matrix_dir: ClassVar[str] = "connectomes"
     modality: ClassVar[str] = "brain_network"
     default_config: ClassVar[dict[str, Any]] = {
-        "threshold": None, "top_k": None, "node_features": "profile", "matrix_key": None,
-        "split_seed": 0, "split_ratios": (0.7, 0.1, 0.2),
+        "threshold": None,
+        "top_k": None,
+        "node_features": "profile",
+        "matrix_key": None,
+        "split_seed": 0,
+        "split_ratios": (0.7, 0.1, 0.2),
     }
 
     def label_of(self, row: dict[str, str]) -> str | None:
@@ -155,15 +164,20 @@ class ConnectomeAdapter(Adapter):
                 continue
             chosen.append((subject, label, row))
         config = SplitConfig.from_config(self.config)
-        splits = stratified_split([s for s, _, _ in chosen], [lab for _, lab, _ in chosen],
-                                  config.ratios, config.seed)
+        splits = stratified_split(
+            [s for s, _, _ in chosen], [lab for _, lab, _ in chosen], config.ratios, config.seed
+        )
         items = []
         for subject, label, row in chosen:
             for path in files[subject]:
-                info = {"subject": subject, "label": label, "split": splits[subject],
-                        "sex": self.sex_of(row),
-                        "site": row.get(self.site_column) if self.site_column else None,
-                        "age": self.age_of(row)}
+                info = {
+                    "subject": subject,
+                    "label": label,
+                    "split": splits[subject],
+                    "sex": self.sex_of(row),
+                    "site": row.get(self.site_column) if self.site_column else None,
+                    "age": self.age_of(row),
+                }
                 source = path.relative_to(raw_dir).as_posix()
                 items.append(Item(source=source, key=path.stem, info=info))
         return items
@@ -175,8 +189,11 @@ class ConnectomeAdapter(Adapter):
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         matrix, note = self.read(Path(raw_dir), item)
         graph = connectome_graph(matrix, self.config)
-        meta: dict[str, Any] = {"n_nodes": int(matrix.shape[0]), "source_file": item.source,
-                                "sex": item.info.get("sex")}
+        meta: dict[str, Any] = {
+            "n_nodes": int(matrix.shape[0]),
+            "source_file": item.source,
+            "sex": item.info.get("sex"),
+        }
         if item.info.get("site"):
             meta["site"] = item.info["site"]
         if item.info.get("age"):

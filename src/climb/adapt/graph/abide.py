@@ -77,7 +77,9 @@ class AbideAdapter(ConnectomeAdapter):
     site_column = "SITE_ID"
     age_column = "AGE_AT_SCAN"
     default_config: ClassVar[dict[str, Any]] = {
-        **ConnectomeAdapter.default_config, "atlas": "cc200", "stratify": "site",
+        **ConnectomeAdapter.default_config,
+        "atlas": "cc200",
+        "stratify": "site",
     }
 
     def label_of(self, row: dict[str, str]) -> str | None:
@@ -97,7 +99,8 @@ class AbideAdapter(ConnectomeAdapter):
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
         rows = read_table(raw_dir / PHENOTYPIC, ("SUB_ID", "SITE_ID", "DX_GROUP")).to_dict(
-            "records")
+            "records"
+        )
         atlas = str(self.config["atlas"])
         if not re.fullmatch(r"[A-Za-z0-9]+", atlas):
             raise ValueError(f"atlas must be a plain name such as cc200, got {atlas!r}")
@@ -112,14 +115,24 @@ class AbideAdapter(ConnectomeAdapter):
                 continue
             chosen.append((subject, label, row, path))
         config = SplitConfig.from_config(self.config)
-        strata = [(lab, str(row["SITE_ID"]).strip() if self.config["stratify"] == "site"
-                   else "") for _, lab, row, _ in chosen]
+        strata = [
+            (lab, str(row["SITE_ID"]).strip() if self.config["stratify"] == "site" else "")
+            for _, lab, row, _ in chosen
+        ]
         splits = stratified_split([c[0] for c in chosen], strata, config.ratios, config.seed)
         return [
-            Item(source=path.relative_to(raw_dir).as_posix(), key=path.name[: -len(suffix)],
-                 info={"subject": subject, "label": label, "split": splits[subject],
-                       "sex": self.sex_of(row), "site": str(row["SITE_ID"]).strip(),
-                       "age": row.get("AGE_AT_SCAN")})
+            Item(
+                source=path.relative_to(raw_dir).as_posix(),
+                key=path.name[: -len(suffix)],
+                info={
+                    "subject": subject,
+                    "label": label,
+                    "split": splits[subject],
+                    "sex": self.sex_of(row),
+                    "site": str(row["SITE_ID"]).strip(),
+                    "age": row.get("AGE_AT_SCAN"),
+                },
+            )
             for subject, label, row, path in chosen
         ]
 

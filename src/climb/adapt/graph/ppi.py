@@ -57,8 +57,9 @@ class PPIAdapter(Adapter):
         n_classes = len(self.mapper("go_function").classes)
         for graph in graphs:
             if graph.y.shape[1] != n_classes:
-                raise RecordError(item.source, f"{graph.y.shape[1]} labels per node, expected "
-                                               f"{n_classes}")
+                raise RecordError(
+                    item.source, f"{graph.y.shape[1]} labels per node, expected {n_classes}"
+                )
             key = f"ppi_{graph.split}" if graph.graph_id is None else f"ppi_g{graph.graph_id:02d}"
             dropped = {k: v for k, v in graph.dropped.items() if v}
             meta = {"n_nodes": int(graph.x.shape[0]), "source_file": item.source}

@@ -39,8 +39,9 @@ class PpmiAdapter(ConnectomeAdapter):
         demographics = Path(raw_dir) / "Demographics.csv"
         if demographics.is_file():
             frame = read_table(demographics, ("PATNO", "SEX"))
-            sex = {str(p).strip(): str(s).strip() for p, s in zip(frame.PATNO, frame.SEX,
-                                                                   strict=True)}
+            sex = {
+                str(p).strip(): str(s).strip() for p, s in zip(frame.PATNO, frame.SEX, strict=True)
+            }
             for row in rows:
                 row["SEX"] = sex.get(str(row[column]).strip(), "")
         return column, rows

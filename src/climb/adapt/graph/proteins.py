@@ -47,7 +47,11 @@ class ProteinsAdapter(Adapter):
     tu_name: ClassVar[str] = "PROTEINS"
     task: ClassVar[str] = "enzyme"
     default_config: ClassVar[dict[str, Any]] = {
-        "use_node_attr": False, "folds": 10, "test_fold": 0, "val_fold": 1, "split_seed": 0,
+        "use_node_attr": False,
+        "folds": 10,
+        "test_fold": 0,
+        "val_fold": 1,
+        "split_seed": 0,
     }
 
     def items(self, raw_dir: Path) -> list[Item]:
@@ -73,8 +77,12 @@ class ProteinsAdapter(Adapter):
         data = read_tu(folder, self.tu_name)
         x = self.node_features(data)
         keys = [f"{self.tu_name}_{g + 1:04d}" for g in range(data.num_graphs)]
-        folds = stratified_folds(keys, data.graph_labels.tolist(), int(self.config["folds"]),
-                                 int(self.config["split_seed"]))
+        folds = stratified_folds(
+            keys,
+            data.graph_labels.tolist(),
+            int(self.config["folds"]),
+            int(self.config["split_seed"]),
+        )
         split_of = {int(self.config["test_fold"]): "test", int(self.config["val_fold"]): "val"}
         mapper = self.mapper(self.task)
         for g, graph in data.graphs(x):
