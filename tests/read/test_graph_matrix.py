@@ -28,6 +28,10 @@ def _writers(m: np.ndarray):
     return {
         "header_index.csv": lambda p: pd.DataFrame(m, index=names, columns=names).to_csv(p),
         "header.csv": lambda p: pd.DataFrame(m, columns=names).to_csv(p, index=False),
+        "int_labels.csv": lambda p: pd.DataFrame(m).to_csv(p),  # header ",0,1,...", index 0..
+        "int_header.csv": lambda p: pd.DataFrame(m, columns=range(2001, 2001 + len(m))).to_csv(
+            p, index=False
+        ),
         "plain.csv": lambda p: np.savetxt(p, m, delimiter=","),
         "plain.tsv": lambda p: np.savetxt(p, m, delimiter="\t"),
         "header.tsv": lambda p: pd.DataFrame(m, columns=names).to_csv(p, sep="\t", index=False),

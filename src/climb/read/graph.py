@@ -228,9 +228,13 @@ def _read_delimited(path: Path, delimiter: str | None) -> np.ndarray:
         rows.append([c.strip().strip('"') for c in cells])
     if not rows:
         raise RecordError(path, "matrix file is empty")
-    if not all(_is_number(c) for c in rows[0] if c):  # a header row (names are not quoted)
+    # a header row: ROI names, or numeric ROI labels after an empty corner cell (pandas'
+    # ``to_csv`` with an index) or one row more than columns; names are never quoted
+    corner = rows[0][0] == ""  # then the first column holds row labels, numeric or not
+    if corner or len(rows) == len(rows[0]) + 1 or not all(_is_number(c) for c in rows[0] if c):
         rows = rows[1:]
-    if rows and not _is_number(rows[0][0]) and all(len(r) == len(rows[0]) for r in rows):
+    labelled = rows and (corner or not _is_number(rows[0][0]))
+    if labelled and all(len(r) == len(rows[0]) for r in rows):
         rows = [r[1:] for r in rows]  # a first column of row labels
     if not rows:
         raise RecordError(path, "matrix file has a header but no rows")
@@ -294,9 +298,10 @@ def read_matrix(path: str | Path, key: str | None = None,
     """A square, finite float64 connectivity matrix from CSV/TSV/text, ``.mat`` or ``.npy/.npz``.
 
     Text: comma-, tab- or whitespace-separated, with or without a header row of ROI names and
-    a first column of row names (both dropped; never quoted in errors); ``#`` lines are
-    comments. ``.mat``: scipy.io (v7.3 HDF5 files through h5py when it is installed);
-    ``.npz`` / ``.mat``: ``key`` names the array, else the file's only square 2-D array.
+    a first column of row names (both dropped; never quoted in errors); a numeric header row
+    is recognised by an empty first cell or by the table having one row more than columns;
+    ``#`` lines are comments. ``.mat``: scipy.io (v7.3 HDF5 files through h5py when it is
+    installed); ``.npz`` / ``.mat``: ``key`` names the array, else the file's only square 2-D array.
     Anything else (not square, NaN/inf, not numeric) raises :class:`RecordError`.
     """
     path = Path(path)
