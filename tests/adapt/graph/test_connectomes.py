@@ -126,3 +126,17 @@ def test_ppmi_cohorts_visits_and_mat(tmp_path):
         list(adapter.load(raw, item))
     keyed = get_adapter("ppmi", config={"matrix_key": "count"})
     assert next(iter(keyed.load(raw, item))).meta["n_nodes"] == 3
+
+
+def test_abide_precomputed_matrix_where_no_series(tmp_path):
+    raw = abide.build(tmp_path)
+    matrix = mouse_graphs(1, 20)[0].matrix()
+    (raw / "connectomes").mkdir()
+    np.save(raw / "connectomes" / "NYU_0051100_cc200.npy", matrix)  # the subject without .1D
+    records = {r.sample_id: r for r in get_adapter("abide").records(raw)}
+    assert len(records) == 13
+    precomputed = records["NYU_0051100"]
+    assert precomputed.meta["source_file"] == "connectomes/NYU_0051100_cc200.npy"
+    np.testing.assert_allclose(precomputed.inputs["graph"].data["x"], matrix)
+    classes = get_adapter("abide").task_classes()["asd"]
+    assert classes[precomputed.labels["asd"]] == "control"

@@ -8,7 +8,9 @@ ROI time series ``Outputs/<pipeline>/<strategy>/rois_<atlas>/<FILE_ID>_rois_<atl
 anywhere under the raw root (FILE_ID such as ``Pitt_0050003``; where the column is absent or
 ``no_filename``, ``<SITE_ID>_<SUB_ID 7 digits>``). A ``.1D`` file is whitespace-separated
 text, one row per volume, one column per ROI, a ``#`` header line of ROI labels.
-Config ``atlas`` (default ``cc200``) picks the files. Subjects without a file are left out.
+Config ``atlas`` (default ``cc200``) picks the files. Precomputed matrices are read instead
+where a subject has no series: ``connectomes/<FILE_ID>[_<anything>].<ext>`` (any format of
+:func:`climb.read.graph.read_matrix`). Subjects with neither are left out.
 
 The connectivity matrix is computed here, with numpy: Pearson correlation between the ROI
 time series (``np.corrcoef`` over volumes), as BrainGB does; an ROI whose series is
@@ -106,6 +108,10 @@ class AbideAdapter(ConnectomeAdapter):
             raise ValueError(f"atlas must be a plain name such as cc200, got {atlas!r}")
         suffix = f"_rois_{atlas}.1D"
         files = {p.name[: -len(suffix)]: p for p in sorted(raw_dir.rglob(f"*{suffix}"))}
+        if (raw_dir / self.matrix_dir).is_dir():  # precomputed matrices, where no series
+            matrices = self.matrix_files(raw_dir, {self.file_id(row) for row in rows})
+            for file_id, paths in matrices.items():
+                files.setdefault(file_id, paths[0])
         chosen = []
         for row in rows:
             label = self.label_of(row)
@@ -123,7 +129,7 @@ class AbideAdapter(ConnectomeAdapter):
         return [
             Item(
                 source=path.relative_to(raw_dir).as_posix(),
-                key=path.name[: -len(suffix)],
+                key=self.file_id(row),
                 info={
                     "subject": subject,
                     "label": label,
@@ -137,6 +143,8 @@ class AbideAdapter(ConnectomeAdapter):
         ]
 
     def read(self, raw_dir: Path, item: Item) -> tuple[np.ndarray, str | None]:
+        if not item.source.endswith(".1D"):
+            return super().read(raw_dir, item)
         matrix, flat = correlation_matrix(read_1d(Path(raw_dir) / item.source))
         note = f"{flat} constant ROI time series (correlation set to 0)" if flat else None
         return matrix, note
