@@ -10,6 +10,8 @@ file and the kind of problem, never text found in the file.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +24,10 @@ from climb.errors import RecordError
 MAX_PIXELS = 2**26
 
 
-def read_image(path: str | Path, mode: str = "RGB", max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode an image file -> H x W x C uint8 (H x W for mode "L")."""
+@contextmanager
+def _open_checked(path: str | Path, max_pixels: int) -> Iterator[Image.Image]:
+    """Open an image with its declared size checked (empty, over ``max_pixels``, Pillow's
+    bomb guard) before any pixel is decoded; every Pillow failure inside -> RecordError."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -36,13 +40,19 @@ def read_image(path: str | Path, mode: str = "RGB", max_pixels: int = MAX_PIXELS
                         path, f"image declares {width}x{height} pixels, over the {max_pixels} limit"
                     )
                 img.load()
-                return np.asarray(img.convert(mode))
+                yield img
         except RecordError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise RecordError(path, "image declares too many pixels (decompression bomb)") from None
         except Exception as err:  # Pillow's decoders raise many types on corrupt bytes
             raise RecordError(path, f"cannot decode image ({type(err).__name__})") from None
+
+
+def read_image(path: str | Path, mode: str = "RGB", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode an image file -> H x W x C uint8 (H x W for mode "L")."""
+    with _open_checked(path, max_pixels) as img:
+        return np.asarray(img.convert(mode))
 
 
 _GREY_MODES = {"L", "1", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
@@ -87,32 +97,15 @@ def read_pixels(path: str | Path, mode: str | None = None, max_pixels: int = MAX
 
     if mode not in (None, "L", "RGB"):
         raise ValueError(f"mode must be None, 'L' or 'RGB', not {mode!r}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as img:
-                width, height = img.size
-                if width <= 0 or height <= 0:
-                    raise RecordError(path, "image declares an empty size")
-                if width * height > max_pixels:
-                    raise RecordError(
-                        path, f"image declares {width}x{height} pixels, over the {max_pixels} limit"
-                    )
-                img.load()
-                fmt = (img.format or "").lower()
-                grey = img.mode in _GREY_MODES
-                if grey:
-                    arr = _grey_array(img)
-                elif img.mode in ("RGB", "RGBA"):
-                    arr = np.asarray(img)
-                else:  # palette, CMYK, YCbCr, ...
-                    arr = np.asarray(img.convert("RGBA" if "A" in img.mode else "RGB"))
-        except RecordError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise RecordError(path, "image declares too many pixels (decompression bomb)") from None
-        except Exception as err:  # Pillow's decoders raise many types on corrupt bytes
-            raise RecordError(path, f"cannot decode image ({type(err).__name__})") from None
+    with _open_checked(path, max_pixels) as img:
+        fmt = (img.format or "").lower()
+        grey = img.mode in _GREY_MODES
+        if grey:
+            arr = _grey_array(img)
+        elif img.mode in ("RGB", "RGBA"):
+            arr = np.asarray(img)
+        else:  # palette, CMYK, YCbCr, ...
+            arr = np.asarray(img.convert("RGBA" if "A" in img.mode else "RGB"))
     bits = 16 if arr.dtype == np.uint16 else 8
     if mode == "L" and not grey:
         arr = np.asarray(Image.fromarray(arr[..., :3]).convert("L"))
