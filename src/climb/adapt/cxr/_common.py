@@ -18,7 +18,7 @@ from climb.harmonize import LabelMapper
 from climb.read.dicom_image import read_dicom_image
 from climb.read.image import read_pixels
 from climb.read.standardize import standardize_image
-from climb.record import Input
+from climb.record import Input, Record
 
 
 def table_path(root: Path, name: str) -> Path:
@@ -99,3 +99,25 @@ def decode_radiograph(path: Path, source: str, config: Mapping[str, Any]) -> Inp
     except ValueError as err:  # standardize_image's shape/option checks (no header text)
         raise RecordError(source, f"cannot standardize image ({err})") from None
     return Input(data=data)
+
+
+def findings_record(adapter: Any, raw_dir: Path, item: Any, patient_id: str,
+                    study_id: str | None = None,
+                    meta_keys: tuple[str, ...] = ("view",)) -> Record:
+    """The validated ``chest_xray`` Record of one findings item: ``adapter.labels(item)``, the
+    decoded radiograph, ``item.info["split"]``, and meta ``meta_keys`` (from ``item.info``)
+    plus ``source_file``."""
+    info = item.info
+    labels = adapter.labels(item)
+    image = decode_radiograph(Path(raw_dir) / item.source, item.source, adapter.config)
+    return Record(
+        sample_id=item.key,
+        dataset=adapter.name,
+        modality="chest_xray",
+        patient_id=patient_id,
+        study_id=study_id,
+        split=info["split"],
+        inputs={"image": image},
+        labels=labels,
+        meta={**{key: info[key] for key in meta_keys}, "source_file": item.source},
+    ).validate()

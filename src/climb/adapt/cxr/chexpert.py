@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.cxr._common import decode_radiograph, findings_vector, read_table, wanted_view
+from climb.adapt.cxr._common import findings_record, findings_vector, read_table, wanted_view
 from climb.adapt.imaging import IMAGE_CONFIG, find_root, relative
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
@@ -111,20 +111,8 @@ class ChexpertAdapter(Adapter):
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         info = item.info
-        labels = self.labels(item)
-        image = decode_radiograph(Path(raw_dir) / item.source, item.source, self.config)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality="chest_xray",
-            patient_id=info["patient_id"],
-            study_id=info["study_id"],
-            split=info["split"],
-            inputs={"image": image},
-            labels=labels,
-            meta={"view": info["view"], "sex": info["sex"], "age_bucket": info["age_bucket"],
-                  "source_file": item.source},
-        ).validate()
+        yield findings_record(self, raw_dir, item, info["patient_id"], info["study_id"],
+                              meta_keys=("view", "sex", "age_bucket"))
 
 
 ADAPTER = ChexpertAdapter

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
 from climb.adapt.cxr._common import (
-    decode_radiograph,
+    findings_record,
     findings_vector,
     read_table,
     table_path,
@@ -119,19 +119,7 @@ class MimicCxrAdapter(Adapter):
         info = item.info
         if info["split"] is None:
             raise RecordError(item.source, f"{SPLIT_TABLE} split is not train/validate/test")
-        labels = self.labels(item)
-        image = decode_radiograph(Path(raw_dir) / item.source, item.source, self.config)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality="chest_xray",
-            patient_id=info["subject_id"],
-            study_id=info["study_id"],
-            split=info["split"],
-            inputs={"image": image},
-            labels=labels,
-            meta={"view": info["view"], "source_file": item.source},
-        ).validate()
+        yield findings_record(self, raw_dir, item, info["subject_id"], info["study_id"])
 
 
 ADAPTER = MimicCxrAdapter

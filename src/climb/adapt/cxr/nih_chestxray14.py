@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.cxr._common import decode_radiograph, findings_vector, read_table, table_path
+from climb.adapt.cxr._common import findings_record, findings_vector, read_table, table_path
 from climb.adapt.imaging import IMAGE_CONFIG, carve_val, find_root, relative
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
@@ -131,19 +131,8 @@ class NihChestXray14Adapter(Adapter):
         if info["split"] is None:
             raise RecordError(item.source, "image is in neither train_val_list.txt nor "
                                            "test_list.txt")
-        labels = self.labels(item)
-        image = decode_radiograph(Path(raw_dir) / item.source, item.source, self.config)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality="chest_xray",
-            patient_id=info["patient_id"],
-            split=info["split"],
-            inputs={"image": image},
-            labels=labels,
-            meta={"view": info["view"], "sex": info["sex"], "age_bucket": info["age_bucket"],
-                  "source_file": item.source},
-        ).validate()
+        yield findings_record(self, raw_dir, item, info["patient_id"],
+                              meta_keys=("view", "sex", "age_bucket"))
 
 
 ADAPTER = NihChestXray14Adapter
