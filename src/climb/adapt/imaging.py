@@ -14,15 +14,17 @@ switch over to them.)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
 
-from climb.errors import RecordError
+from climb.adapt.base import Adapter, Item
+from climb.errors import LabelMappingError, RecordError
 from climb.read.image import MAX_PIXELS, read_image
-from climb.record import Input
+from climb.record import Input, Record
 from climb.split import hash_unit
 
 #: Image options every 2D adapter accepts in its config (``fit``: "crop" keeps the aspect
@@ -173,9 +175,56 @@ def decode_image(path: Path, source: str, config: dict[str, Any]) -> Input:
     return Input(data=_fit(_to_mode(array, mode), size, fit, source))
 
 
-def class_folder_images(folder: Path) -> list[tuple[str, Path]]:
-    """``(class folder name, image path)`` for every image in ``folder/<CLASS>/``, sorted."""
+def class_folder_images(folder: Path, inner: str | None = None) -> list[tuple[str, Path]]:
+    """``(class folder name, image path)`` for every image in ``folder/<CLASS>/``, sorted
+    (``folder/<CLASS>/<inner>/`` instead where ``inner`` names a folder that exists)."""
     out = []
     for class_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
-        out.extend((class_dir.name, path) for path in image_files(class_dir))
+        images = class_dir / inner if inner and (class_dir / inner).is_dir() else class_dir
+        out.extend((class_dir.name, path) for path in image_files(images))
     return out
+
+
+class ClassImageAdapter(Adapter):
+    """A 2D image set with one class label per image (usually its folder). A subclass gives
+    its layout facts: ``items`` (``info[label_key]`` the native class; optional ``split`` and
+    ``patient_id``), ``task``, and ``check`` / ``decode`` where it needs them."""
+
+    default_config = dict(IMAGE_CONFIG)
+    #: The catalog task the class label feeds.
+    task: ClassVar[str] = "diagnosis"
+    #: The ``Item.info`` key holding the native class.
+    label_key: ClassVar[str] = "label"
+
+    def check(self, item: Item) -> None:
+        """RecordError for an item that must not load (nothing by default)."""
+
+    def class_label(self, item: Item) -> int:
+        """The harmonized class index of the item's native class; an unknown class
+        quarantines the image."""
+        try:
+            return self.mapper(self.task).multiclass(item.info[self.label_key])
+        except LabelMappingError as err:
+            raise RecordError(item.source, str(err)) from None
+
+    def decode(self, raw_dir: Path, item: Item) -> Input:
+        """The item's standard image Input."""
+        return decode_image(Path(raw_dir) / item.source, item.source, self.config)
+
+    def image_record(self, item: Item, image: Input, labels: dict[str, Any]) -> Record:
+        """The validated Record of one image: split and patient id from ``item.info``."""
+        return Record(
+            sample_id=item.key,
+            dataset=self.name,
+            modality=self.entry.modality,
+            patient_id=item.info.get("patient_id"),
+            split=item.info.get("split"),
+            inputs={"image": image},
+            labels=labels,
+            meta={"source_file": item.source},
+        ).validate()
+
+    def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
+        self.check(item)
+        label = self.class_label(item)
+        yield self.image_record(item, self.decode(raw_dir, item), {self.task: label})

@@ -19,13 +19,10 @@ therefore straddle splits; nothing in the release allows grouping them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
-from climb.adapt.base import Adapter, Item
-from climb.adapt.imaging import IMAGE_CONFIG, decode_image, find_root, image_files, relative
-from climb.errors import LabelMappingError, RecordError
-from climb.record import Record
+from climb.adapt.base import Item
+from climb.adapt.imaging import ClassImageAdapter, class_folder_images, find_root, relative
 
 FOLDER = "COVID-19_Radiography_Dataset"
 
@@ -35,35 +32,15 @@ def sample_id(stem: str) -> str:
     return stem.replace(" ", "_")
 
 
-class Covid19RadiographyAdapter(Adapter):
+class Covid19RadiographyAdapter(ClassImageAdapter):
     name = "covid19_radiography"
-    default_config = dict(IMAGE_CONFIG)
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
         root = find_root(raw_dir, FOLDER) / FOLDER
-        items = []
-        for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            folder = class_dir / "images" if (class_dir / "images").is_dir() else class_dir
-            for path in image_files(folder):
-                items.append(Item(source=relative(path, raw_dir), key=sample_id(path.stem),
-                                  info={"label": class_dir.name}))
-        return items
-
-    def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
-        try:
-            label = self.mapper("diagnosis").multiclass(item.info["label"])
-        except LabelMappingError as err:
-            raise RecordError(item.source, str(err)) from None
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": image},
-            labels={"diagnosis": label},
-            meta={"source_file": item.source},
-        ).validate()
+        return [Item(source=relative(path, raw_dir), key=sample_id(path.stem),
+                     info={"label": cls})
+                for cls, path in class_folder_images(root, inner="images")]
 
 
 ADAPTER = Covid19RadiographyAdapter

@@ -17,43 +17,23 @@ brackets replaced, because names differ only by extension or case across folders
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
-from climb.adapt.base import Adapter, Item
-from climb.adapt.imaging import IMAGE_CONFIG, class_folder_images, decode_image, find_root, relative
+from climb.adapt.base import Item
+from climb.adapt.imaging import ClassImageAdapter, class_folder_images, find_root, relative
 from climb.adapt.mri.brain_tumor_mri import slug
-from climb.errors import LabelMappingError, RecordError
-from climb.record import Record
 
 
-class BrainMriAdapter(Adapter):
+class BrainMriAdapter(ClassImageAdapter):
     name = "brain_mri"
-    default_config = dict(IMAGE_CONFIG)
+    task = "tumor"
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
         root = find_root(raw_dir, "yes")
-        items = []
-        for cls, path in class_folder_images(root):
-            items.append(Item(source=relative(path, raw_dir), key=f"{cls}-{slug(path.name)}",
-                              info={"label": cls}))
-        return items
-
-    def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
-        try:
-            label = self.mapper("tumor").multiclass(item.info["label"])
-        except LabelMappingError as err:
-            raise RecordError(item.source, str(err)) from None
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": image},
-            labels={"tumor": label},
-            meta={"source_file": item.source},
-        ).validate()
+        return [Item(source=relative(path, raw_dir), key=f"{cls}-{slug(path.name)}",
+                     info={"label": cls})
+                for cls, path in class_folder_images(root)]
 
 
 ADAPTER = BrainMriAdapter

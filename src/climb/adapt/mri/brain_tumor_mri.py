@@ -18,20 +18,18 @@ names repeat across folders.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
-from climb.adapt.base import Adapter, Item
+from climb.adapt.base import Item
 from climb.adapt.imaging import (
     IMAGE_CONFIG,
+    ClassImageAdapter,
     carve_val,
     class_folder_images,
-    decode_image,
     find_root,
     relative,
 )
-from climb.errors import LabelMappingError, RecordError
-from climb.record import Record
+from climb.errors import RecordError
 
 FOLDERS = {"Training": "train", "Testing": "test"}
 
@@ -41,8 +39,9 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-")
 
 
-class BrainTumorMriAdapter(Adapter):
+class BrainTumorMriAdapter(ClassImageAdapter):
     name = "brain_tumor_mri"
+    task = "tumor"
     default_config = {**IMAGE_CONFIG, "val_fraction": 0.1, "val_seed": 0}
 
     def items(self, raw_dir: Path) -> list[Item]:
@@ -62,22 +61,6 @@ class BrainTumorMriAdapter(Adapter):
                         int(self.config["val_seed"]))},
                 ))
         return items
-
-    def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
-        try:
-            label = self.mapper("tumor").multiclass(item.info["label"])
-        except LabelMappingError as err:
-            raise RecordError(item.source, str(err)) from None
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            split=item.info["split"],
-            inputs={"image": image},
-            labels={"tumor": label},
-            meta={"source_file": item.source},
-        ).validate()
 
 
 ADAPTER = BrainTumorMriAdapter

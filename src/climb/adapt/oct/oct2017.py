@@ -19,26 +19,24 @@ train/ by a seeded hash of the patient id (config ``val_fraction``, default 0.1;
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
-from climb.adapt.base import Adapter, Item
+from climb.adapt.base import Item
 from climb.adapt.imaging import (
     IMAGE_CONFIG,
+    ClassImageAdapter,
     carve_val,
     class_folder_images,
-    decode_image,
     find_root,
     relative,
 )
-from climb.errors import LabelMappingError, RecordError
-from climb.record import Record
+from climb.errors import RecordError
 
 NAME = re.compile(r"^(?P<cls>[A-Z]+)-(?P<patient>\d+)-(?P<n>\d+)$")
 FOLDERS = {"train": "train", "val": "val", "test": "test"}
 
 
-class Oct2017Adapter(Adapter):
+class Oct2017Adapter(ClassImageAdapter):
     name = "oct2017"
     default_config = {**IMAGE_CONFIG, "val_fraction": 0.1, "val_seed": 0}
 
@@ -69,27 +67,12 @@ class Oct2017Adapter(Adapter):
                 )
         return items
 
-    def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
+    def check(self, item: Item) -> None:
         info = item.info
         if info["patient_id"] is None:
             raise RecordError(item.source, "file name is not <CLASS>-<patient>-<n>")
         if info["name_class"] != info["label"]:
             raise RecordError(item.source, "class in the file name differs from its folder")
-        try:
-            label = self.mapper("diagnosis").multiclass(info["label"])
-        except LabelMappingError as err:
-            raise RecordError(item.source, str(err)) from None
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality="oct",
-            patient_id=info["patient_id"],
-            split=info["split"],
-            inputs={"image": image},
-            labels={"diagnosis": label},
-            meta={"source_file": item.source},
-        ).validate()
 
 
 ADAPTER = Oct2017Adapter

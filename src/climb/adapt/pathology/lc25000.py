@@ -20,20 +20,22 @@ nothing allows grouping). The split is `prepare`'s seeded hash of each tile (``s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
-from climb.adapt.base import Adapter, Item
-from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file, map_label
-from climb.record import Record
+from climb.adapt.base import Item
+from climb.adapt.imaging import ClassImageAdapter
+from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file
+from climb.record import Input
 
 ROOT = "lung_colon_image_set"
 GROUPS = ("lung_image_sets", "colon_image_sets")
 SUFFIXES = (".jpeg", ".jpg", ".png")
 
 
-class Lc25000Adapter(Adapter):
+class Lc25000Adapter(ClassImageAdapter):
     name = "lc25000"
+    task = "tissue"
+    label_key = "tissue"
     default_config = dict(PHOTO_CONFIG)
 
     def items(self, raw_dir: Path) -> list[Item]:
@@ -52,16 +54,8 @@ class Lc25000Adapter(Adapter):
                                           info={"tissue": folder.name}))
         return items
 
-    def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
-        label = map_label(self.mapper("tissue"), item.info["tissue"], item.source)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": decode_photo(raw_dir, item.source, self.config)},
-            labels={"tissue": label},
-            meta={"source_file": item.source},
-        ).validate()
+    def decode(self, raw_dir: Path, item: Item) -> Input:
+        return decode_photo(raw_dir, item.source, self.config)
 
 
 ADAPTER = Lc25000Adapter

@@ -24,17 +24,16 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from climb.adapt.base import Adapter, Item
+from climb.adapt.base import Item
 from climb.adapt.imaging import (
-    IMAGE_CONFIG,
-    decode_image,
+    ClassImageAdapter,
     decode_mask,
     find_root,
     image_files,
     image_shape,
     relative,
 )
-from climb.errors import LabelMappingError, RecordError
+from climb.errors import RecordError
 from climb.record import Record
 
 FOLDER = "Dataset_BUSI_with_GT"
@@ -46,9 +45,8 @@ def sample_id(stem: str) -> str:
     return re.sub(r"\s*\((\d+)\)$", r"-\1", stem).replace(" ", "_")
 
 
-class BusiAdapter(Adapter):
+class BusiAdapter(ClassImageAdapter):
     name = "busi"
-    default_config = dict(IMAGE_CONFIG)
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
@@ -77,24 +75,14 @@ class BusiAdapter(Adapter):
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         raw_dir = Path(raw_dir)
-        try:
-            label = self.mapper("diagnosis").multiclass(item.info["label"])
-        except LabelMappingError as err:
-            raise RecordError(item.source, str(err)) from None
+        label = self.class_label(item)
         masks = item.info["masks"]
         if not masks:
             raise RecordError(item.source, "image has no <name>_mask.png lesion mask")
-        image = decode_image(raw_dir / item.source, item.source, self.config)
+        image = self.decode(raw_dir, item)
         shape = image_shape(raw_dir / item.source, item.source)
         mask = decode_mask([raw_dir / m for m in masks], masks, self.config, shape)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": image},
-            labels={"diagnosis": label, "lesion_segmentation": mask},
-            meta={"source_file": item.source},
-        ).validate()
+        yield self.image_record(item, image, {"diagnosis": label, "lesion_segmentation": mask})
 
 
 ADAPTER = BusiAdapter
