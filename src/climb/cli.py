@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "climb.train.commands",  # train
     "climb.evaluate.commands",  # evaluate
     "climb.report.commands",  # report
+    "climb.export.commands",  # export qa, export table
     "climb.demo",  # demo
 )
 
