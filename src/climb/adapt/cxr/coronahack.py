@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from climb.adapt.base import Adapter, Item
-from climb.adapt.imaging import IMAGE_CONFIG, carve_val, decode_image, find_root, relative
-from climb.errors import LabelMappingError, RecordError
+from climb.adapt.base import Item
+from climb.adapt.imaging import IMAGE_CONFIG, ClassImageAdapter, carve_val, find_root, relative
+from climb.errors import RecordError
 from climb.record import Record
 
 METADATA = "Chest_xray_Corona_Metadata.csv"
@@ -49,7 +49,7 @@ def native_label(label: str, category: str) -> str:
     return category.strip() or label.strip()
 
 
-class CoronahackAdapter(Adapter):
+class CoronahackAdapter(ClassImageAdapter):
     name = "coronahack"
     default_config = {**IMAGE_CONFIG, "val_fraction": 0.1, "val_seed": 0}
 
@@ -81,25 +81,12 @@ class CoronahackAdapter(Adapter):
         return items
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
-        info = item.info
-        if info["split"] is None:
+        if item.info["split"] is None:
             raise RecordError(item.source, f"{METADATA} Dataset_type is not TRAIN/TEST")
-        try:
-            label = self.mapper("diagnosis").multiclass(info["label"])
-        except LabelMappingError as err:
-            raise RecordError(item.source, str(err)) from None
+        label = self.class_label(item)
         if label < 0:  # mapped to null (Stress-Smoking): not a sample of this task
             return
-        image = decode_image(Path(raw_dir) / item.source, item.source, self.config)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            split=info["split"],
-            inputs={"image": image},
-            labels={"diagnosis": label},
-            meta={"source_file": item.source},
-        ).validate()
+        yield self.image_record(item, self.decode(raw_dir, item), {"diagnosis": label})
 
 
 ADAPTER = CoronahackAdapter
