@@ -121,11 +121,15 @@ def question_for(task: dict[str, Any], modality: str, dataset: str, context: str
     options = "; ".join(options_for(task))
     what = f"this {display(modality)} sample from {dataset}"
     if task["type"] == "multilabel":
-        ask = (f"Which {display(task['name'])} are present in {what}? Options: {options}. "
-               "Answer with every option that applies, comma-separated.")
+        ask = (
+            f"Which {display(task['name'])} are present in {what}? Options: {options}. "
+            "Answer with every option that applies, comma-separated."
+        )
     else:
-        ask = (f"Which {display(task['name'])} class fits {what}? Options: {options}. "
-               "Answer with exactly one option.")
+        ask = (
+            f"Which {display(task['name'])} class fits {what}? Options: {options}. "
+            "Answer with exactly one option."
+        )
     return f"{context}{ask}"
 
 
@@ -143,8 +147,11 @@ def _is_image(value: np.ndarray, attrs: dict[str, Any], name: str) -> bool:
         return True
     if value.dtype != np.uint8 or "sampling_rate" in attrs:
         return False
-    return value.ndim == 2 or (value.ndim == 3 and value.shape[-1] in (1, 3, 4)) or (
-        name == "image" and value.ndim == 3 and value.shape[0] in (1, 3, 4))
+    return (
+        value.ndim == 2
+        or (value.ndim == 3 and value.shape[-1] in (1, 3, 4))
+        or (name == "image" and value.ndim == 3 and value.shape[0] in (1, 3, 4))
+    )
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -217,8 +224,7 @@ def _media(row: dict[str, Any], key: str, root: Path, written: set[str]) -> Samp
                 from climb.load.dataset import decode_encoded
 
                 rel = f"{base}/{key}{suffix}.png"
-                _write_once(root, rel, _png_bytes(decode_encoded(bytes(value), encoding)),
-                            written)
+                _write_once(root, rel, _png_bytes(decode_encoded(bytes(value), encoding)), written)
                 images.append(rel)
         elif isinstance(value, np.ndarray):
             if _is_image(value, attrs, name):
@@ -235,8 +241,9 @@ def _media(row: dict[str, Any], key: str, root: Path, written: set[str]) -> Samp
                     names = [f"f{i}" for i in range(value.size)]
                 units = attrs.get("units")
                 unit = f" {units}" if isinstance(units, str) else ""
-                pairs = ", ".join(f"{n}={float(v):.4g}{unit}"
-                                  for n, v in zip(names, value, strict=True))
+                pairs = ", ".join(
+                    f"{n}={float(v):.4g}{unit}" for n, v in zip(names, value, strict=True)
+                )
                 context.append(f"{display(name).capitalize()}: {pairs}\n")
     if not (images or videos or series or context):
         return None
@@ -255,8 +262,7 @@ def _rows(ds: PreparedDataset, split: str, wanted: set[str] | None) -> Iterator[
                     continue
             table = pf.read_row_group(g)
             if wanted is not None:
-                table = table.filter(pc.is_in(table.column("sample_id"),
-                                              pa.array(sorted(wanted))))
+                table = table.filter(pc.is_in(table.column("sample_id"), pa.array(sorted(wanted))))
             view = RowGroupView(table, kinds)
             for i in range(len(view)):
                 yield view.row(i)
@@ -269,18 +275,43 @@ def _split_ids(ds: PreparedDataset, split: str) -> list[str]:
     return sorted(ids)
 
 
-def _record(fmt: str, *, qid: str, dataset: str, split: str, task: str, question: str,
-            answer: str, media: SampleMedia) -> dict[str, Any]:
+def _record(
+    fmt: str,
+    *,
+    qid: str,
+    dataset: str,
+    split: str,
+    task: str,
+    question: str,
+    answer: str,
+    media: SampleMedia,
+) -> dict[str, Any]:
     tokens = "<image>\n" * len(media.images) + "<video>\n" * len(media.videos)
     if fmt == "qoq":
-        return {"problem": tokens + question, "answer": answer, "images": media.images,
-                "videos": media.videos, "time-series": media.series, "dataset": dataset,
-                "id": qid, "split": split, "task": task}
-    return {"id": qid, "images": media.images, "videos": media.videos,
+        return {
+            "problem": tokens + question,
+            "answer": answer,
+            "images": media.images,
+            "videos": media.videos,
             "time-series": media.series,
-            "conversations": [{"from": "human", "value": tokens + question},
-                              {"from": "gpt", "value": answer}],
-            "dataset": dataset, "split": split, "task": task}
+            "dataset": dataset,
+            "id": qid,
+            "split": split,
+            "task": task,
+        }
+    return {
+        "id": qid,
+        "images": media.images,
+        "videos": media.videos,
+        "time-series": media.series,
+        "conversations": [
+            {"from": "human", "value": tokens + question},
+            {"from": "gpt", "value": answer},
+        ],
+        "dataset": dataset,
+        "split": split,
+        "task": task,
+    }
 
 
 def resolve(paths: Sequence[str | Path]) -> list[PreparedDataset]:
@@ -295,8 +326,13 @@ def resolve(paths: Sequence[str | Path]) -> list[PreparedDataset]:
     return [found[n] for n in sorted(found)]
 
 
-def export_qa(paths: Sequence[str | Path], out: str | Path, fmt: str = "qoq",
-              splits: Sequence[str] | None = None, limit: int | None = None) -> dict[str, Any]:
+def export_qa(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    fmt: str = "qoq",
+    splits: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
     """Write ``OUT/<fmt>/<split>.jsonl`` and the media; returns (and writes as
     ``OUT/<fmt>/summary.json``) what was written and skipped, per dataset and split."""
     if fmt not in FORMATS:
@@ -310,10 +346,16 @@ def export_qa(paths: Sequence[str | Path], out: str | Path, fmt: str = "qoq",
     summary: dict[str, Any] = {"format": fmt, "limit": limit, "datasets": {}}
     for ds in datasets:
         tasks = [t for t in ds.manifest["tasks"] if t["type"] in CLASSIFICATION and t["classes"]]
-        skipped_tasks = {t["name"]: f"{t['type']} tasks are not exported as questions"
-                         for t in ds.manifest["tasks"] if t not in tasks}
-        entry: dict[str, Any] = {"tasks": [t["name"] for t in tasks],
-                                 "tasks_skipped": skipped_tasks, "splits": {}}
+        skipped_tasks = {
+            t["name"]: f"{t['type']} tasks are not exported as questions"
+            for t in ds.manifest["tasks"]
+            if t not in tasks
+        }
+        entry: dict[str, Any] = {
+            "tasks": [t["name"] for t in tasks],
+            "tasks_skipped": skipped_tasks,
+            "splits": {},
+        }
         summary["datasets"][ds.name] = entry
         present = sorted({s["split"] for s in ds.manifest["shards"]})
         for split in [s for s in present if splits is None or s in splits]:
@@ -337,14 +379,23 @@ def export_qa(paths: Sequence[str | Path], out: str | Path, fmt: str = "qoq",
                         stats.skipped[reason] += 1
                         continue
                     question = question_for(task, row["modality"], ds.name, media.context)
-                    record = _record(fmt, qid=f"{ds.name}/{key}/{task['name']}",
-                                     dataset=ds.name, split=split, task=task["name"],
-                                     question=question, answer=answer, media=media)
+                    record = _record(
+                        fmt,
+                        qid=f"{ds.name}/{key}/{task['name']}",
+                        dataset=ds.name,
+                        split=split,
+                        task=task["name"],
+                        question=question,
+                        answer=answer,
+                        media=media,
+                    )
                     keyed.append((row["sample_id"], t, json.dumps(record, ensure_ascii=False)))
                     stats.written += 1
             lines.setdefault(split, []).extend(line for *_, line in sorted(keyed))
-            entry["splits"][split] = {"written": stats.written,
-                                      "skipped": dict(sorted(stats.skipped.items()))}
+            entry["splits"][split] = {
+                "written": stats.written,
+                "skipped": dict(sorted(stats.skipped.items())),
+            }
     fmt_dir = root / fmt
     fmt_dir.mkdir(parents=True, exist_ok=True)
     for split, split_lines in sorted(lines.items()):
@@ -354,9 +405,3 @@ def export_qa(paths: Sequence[str | Path], out: str | Path, fmt: str = "qoq",
         os.replace(tmp, fmt_dir / f"{split}.jsonl")
     (fmt_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
-
-
-def skipped_total(summary: dict[str, Any]) -> int:
-    """Samples (sample x task) skipped over the whole export."""
-    return sum(sum(s["skipped"].values()) for d in summary["datasets"].values()
-               for s in d["splits"].values())

@@ -29,8 +29,11 @@ BASE_COLUMNS = ("sample_id", "patient_id", "split")
 
 def label_table(ds: PreparedDataset) -> pd.DataFrame:
     """The label table of one prepared dataset (see the module docstring)."""
-    tasks = {t["name"]: t for t in ds.manifest["tasks"]
-             if t["type"] in ("binary", "multiclass", "multilabel", "regression")}
+    tasks = {
+        t["name"]: t
+        for t in ds.manifest["tasks"]
+        if t["type"] in ("binary", "multiclass", "multilabel", "regression")
+    }
     frames = []
     for path in ds.shards():
         names = pq.ParquetFile(path).schema_arrow.names
@@ -53,14 +56,15 @@ def label_table(ds: PreparedDataset) -> pd.DataFrame:
         elif task["type"] == "regression":
             out[name] = pd.to_numeric(values, errors="coerce").astype("float32")
         else:
-            out[name] = [classes[int(v)] if v is not None and 0 <= int(v) < len(classes)
-                         else None for v in values]
+            out[name] = [
+                classes[int(v)] if v is not None and 0 <= int(v) < len(classes) else None
+                for v in values
+            ]
     table = pd.DataFrame(out)
     return table.sort_values("sample_id", kind="stable").reset_index(drop=True)
 
 
-def export_table(paths: Sequence[str | Path], out: str | Path,
-                 fmt: str = "parquet") -> list[Path]:
+def export_table(paths: Sequence[str | Path], out: str | Path, fmt: str = "parquet") -> list[Path]:
     """Write one label table per dataset into ``out``; returns the files written."""
     if fmt not in TABLE_FORMATS:
         raise ClimbError(f"--format must be one of {', '.join(TABLE_FORMATS)}, not {fmt!r}")
