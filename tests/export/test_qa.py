@@ -203,3 +203,33 @@ def test_cli_export_qa(cli, export_store, tmp_path):
     assert "busi" in result.output and "segmentation" in result.output
     lines = (tmp_path / "qoq" / "train.jsonl").read_text().splitlines()
     assert len(lines) == 6 and all(json.loads(x)["images"] for x in lines)
+
+
+def test_inputs_are_written_by_kind(tmp_path):
+    """16-bit grey images become 16-bit PNGs; signals (with a sampling rate) .pt; a 2-D
+    array without one (a connectivity matrix) and a volume are not exported."""
+    from climb.export.qa import _media
+
+    rng = np.random.default_rng(0)
+    grey16 = rng.integers(0, 65535, (12, 10), dtype=np.uint16)
+    matrix = rng.random((5, 5)).astype(np.float32)
+    volume = rng.integers(0, 255, (8, 12, 10), dtype=np.uint8)
+    row = {
+        "dataset": "ds",
+        "modality": "xray",
+        "inputs": {"image": grey16, "matrix": matrix, "volume": volume},
+        "input_attrs": {},
+    }
+    media = _media(row, "s1", tmp_path, set())
+    assert media.images == ["xray/ds/s1.png"] and not media.series and not media.context
+    with Image.open(tmp_path / media.images[0]) as img:
+        np.testing.assert_array_equal(np.asarray(img), grey16)
+    row["inputs"] = {"matrix": matrix, "volume": volume}
+    assert _media(row, "s2", tmp_path, set()) is None
+    eeg = rng.standard_normal((3, 64)).astype(np.float64)
+    row["inputs"], row["input_attrs"] = {"eeg": eeg}, {"eeg": {"sampling_rate": 128.0}}
+    media = _media(row, "s3", tmp_path, set())
+    assert media.series == ["xray/ds/s3.eeg.pt"]  # input name != modality
+    np.testing.assert_array_equal(
+        torch.load(tmp_path / media.series[0]).numpy(), eeg.astype(np.float32)
+    )

@@ -22,7 +22,8 @@ vocabulary's no-finding class (``normal``, ``no_finding``...) when none is posit
 option ``none of these``. Skipped and counted (``OUT/<fmt>/summary.json``): a missing
 multiclass label, a multilabel vector with no positive and any unknown entry (NaN), samples
 with no input this export can carry; regression and segmentation tasks are not exported
-(listed under ``tasks_skipped``). Text inputs and short feature vectors go into the question.
+(listed under ``tasks_skipped``). Text inputs and short feature vectors go into the question;
+volumes, graphs and arrays without a sampling rate are not exported.
 
 No patient id travels: ids are ``<dataset>/<sample_id>/<task>`` and media are named by sample
 id, except where a sample id contains its patient id: then an opaque
@@ -145,7 +146,11 @@ def media_key(dataset: str, sample_id: str, patient_id: str | None) -> str:
 def _is_image(value: np.ndarray, attrs: dict[str, Any], name: str) -> bool:
     if is_encoded(attrs.get("encoding")):
         return True
-    if value.dtype != np.uint8 or "sampling_rate" in attrs:
+    if "sampling_rate" in attrs:
+        return False
+    if value.dtype == np.uint16:  # 16-bit grey, kept by the readers: a 16-bit PNG
+        return value.ndim == 2
+    if value.dtype != np.uint8:
         return False
     return (
         value.ndim == 2
@@ -231,7 +236,7 @@ def _media(row: dict[str, Any], key: str, root: Path, written: set[str]) -> Samp
                 rel = f"{base}/{key}{suffix}.png"
                 _write_once(root, rel, _png_bytes(value), written)
                 images.append(rel)
-            elif value.ndim == 2 and np.issubdtype(value.dtype, np.number):
+            elif value.ndim == 2 and "sampling_rate" in attrs:
                 rel = f"{base}/{key}{suffix}.pt"
                 _write_once(root, rel, _pt_bytes(value), written)
                 series.append(rel)
