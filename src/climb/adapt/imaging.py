@@ -3,27 +3,30 @@ ultrasound, MRI slices, OCT): finding the dataset root, class-folder listings, t
 validation split carved from an official training split, and decoding one image into the
 store's standard array.
 
-Decoding: :func:`climb.read.image.read_image` (Pillow) for PNG/JPEG/TIFF/BMP and a small
-pydicom path for DICOM (declared size bounded before decoding, modality LUT, the file's VOI
-LUT or first window, MONOCHROME1 inverted), then an aspect-preserving Pillow resize with
-center crop or zero padding. An image leaves as ``uint8`` H x W (mode "L") or H x W x 3
-(mode "RGB") of ``size`` x ``size``. (Written before the imaging core's ``read_pixels`` /
-``read_dicom_image`` / ``standardize_image`` existed; :func:`decode_image` is the one place to
-switch over to them.)
+Decoding goes through the imaging core only (:func:`decode_image`):
+:func:`climb.read.image.read_pixels` for PNG/JPEG/TIFF/BMP,
+:func:`climb.read.dicom_image.read_dicom_image` for DICOM (declared size bounded before
+decoding, modality LUT, the file's VOI LUT or first window, MONOCHROME1 inverted), then
+:func:`climb.read.standardize.standardize_image` (aspect-preserving resize with center crop or
+zero padding). An image leaves as ``uint8`` H x W (mode "L") or H x W x 3 (mode "RGB") of
+``size`` x ``size``. The photograph and chest X-ray helpers decode through it too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 from PIL import Image
 
 from climb.adapt.base import Adapter, Item
 from climb.errors import LabelMappingError, RecordError
-from climb.read.image import MAX_PIXELS, read_image
+from climb.harmonize import LabelMapper
+from climb.read.dicom_image import read_dicom_image
+from climb.read.image import read_image, read_pixels
+from climb.read.standardize import standardize_image
 from climb.record import Input, Record
 from climb.split import hash_unit
 
@@ -71,9 +74,9 @@ def carve_val(split: str, group: str, fraction: float, seed: int) -> str:
     return "val" if hash_unit(f"val:{group}", seed) < fraction else "train"
 
 
-def _fit(array: np.ndarray, size: int, fit: str, source: str,
-         resample: Image.Resampling = Image.Resampling.BILINEAR) -> np.ndarray:
-    """Resize a uint8 image to ``size`` x ``size`` keeping its aspect ratio (Pillow)."""
+def _fit_mask(array: np.ndarray, size: int, fit: str, source: str) -> np.ndarray:
+    """Resize a uint8 mask to ``size`` x ``size`` keeping its aspect ratio, nearest-neighbour
+    (crop or pad as its image; values are labels, so no interpolation)."""
     height, width = array.shape[:2]
     if fit == "crop":
         scale = size / min(height, width)
@@ -82,7 +85,7 @@ def _fit(array: np.ndarray, size: int, fit: str, source: str,
     else:
         raise RecordError(source, f"unknown image fit {fit!r} (crop or pad)")
     new = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = np.asarray(Image.fromarray(array).resize(new, resample))
+    resized = np.asarray(Image.fromarray(array).resize(new, Image.Resampling.NEAREST))
     out = np.zeros((size, size, *array.shape[2:]), dtype=np.uint8)
     h, w = resized.shape[:2]
     if fit == "crop":
@@ -116,63 +119,43 @@ def decode_mask(paths: list[Path], sources: list[str], config: dict[str, Any],
         union = mask if union is None else union | mask
     if union is None:
         raise RecordError(sources[0] if sources else "", "no mask")
-    fitted = _fit(union.astype(np.uint8), int(config["size"]), str(config["fit"]),
-                  sources[0], Image.Resampling.NEAREST)
-    return fitted
+    return _fit_mask(union.astype(np.uint8), int(config["size"]), str(config["fit"]), sources[0])
 
 
-def _to_mode(array: np.ndarray, mode: str) -> np.ndarray:
-    if mode == "RGB" and array.ndim == 2:
-        return np.repeat(array[..., None], 3, axis=2)
-    return array
+def map_label(mapper: LabelMapper, native: Any, source: str) -> int:
+    """The harmonized class index of ``native`` (-1 when the table maps it to null); a label
+    the table does not know quarantines the image."""
+    try:
+        return mapper.multiclass(native)
+    except LabelMappingError as err:
+        raise RecordError(source, str(err)) from None
 
 
-def _dicom_uint8(path: Path, source: str) -> np.ndarray:
-    """Display-ready uint8 pixels of a single-frame DICOM image: modality LUT, the file's VOI
-    LUT or first window (else the full stored range), MONOCHROME1 inverted."""
-    import pydicom
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
-
-    from climb.read.dicom import quiet_pydicom
-
-    with quiet_pydicom():
-        try:
-            ds = pydicom.dcmread(path)
-            photometric = str(ds.get("PhotometricInterpretation", "")).strip()
-            rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
-            if rows <= 0 or cols <= 0 or rows * cols > MAX_PIXELS:
-                raise RecordError(source, "DICOM image declares an empty or too large size")
-            if int(ds.get("NumberOfFrames", 1) or 1) != 1:
+def decode_image(path: Path | BinaryIO, source: str, config: Mapping[str, Any],
+                 resample: str = "bilinear") -> Input:
+    """One PNG/JPEG/TIFF/BMP or single-frame DICOM image (a path, or an open file of a
+    non-DICOM image) -> the standard ``uint8`` image Input (config ``size``, ``fit``,
+    ``mode``; ``resample`` "bilinear" or "lanczos", see ``standardize_image``). DICOM:
+    ``read_dicom_image(window="auto")``. Errors name ``source``."""
+    if isinstance(path, (str, Path)):
+        path = Path(path)
+        if not path.is_file():
+            raise RecordError(source, "image file not found")
+    mode = str(config["mode"])
+    try:
+        if isinstance(path, Path) and path.suffix.lower() in (".dcm", ".dicom"):
+            pixels = read_dicom_image(path, window="auto")
+            if pixels.array.ndim != (3 if pixels.photometric == "RGB" else 2):
                 raise RecordError(source, "multi-frame DICOM where one image is expected")
-            if photometric not in ("MONOCHROME1", "MONOCHROME2"):
-                raise RecordError(source, "DICOM image is not MONOCHROME1/MONOCHROME2")
-            values = apply_modality_lut(ds.pixel_array, ds)
-            has_voi = "VOILUTSequence" in ds or "WindowCenter" in ds
-            if has_voi:
-                values = apply_voi_lut(values, ds, index=0)
-        except RecordError:
-            raise
-        except Exception as err:  # pydicom's messages may quote header values
-            raise RecordError(source, f"cannot decode DICOM image ({type(err).__name__})") from None
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2 or not np.all(np.isfinite(values)):
-        raise RecordError(source, "DICOM pixel data is not one finite 2D image")
-    low, high = float(values.min()), float(values.max())
-    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-    if photometric == "MONOCHROME1":
-        scaled = 1.0 - scaled
-    return np.round(scaled * 255.0).astype(np.uint8)
-
-
-def decode_image(path: Path, source: str, config: dict[str, Any]) -> Input:
-    """One image file (PNG/JPEG/TIFF/BMP or DICOM) -> the standard ``uint8`` image Input."""
-    size, fit, mode = int(config["size"]), str(config["fit"]), str(config["mode"])
-    path = Path(path)
-    if not path.is_file():
-        raise RecordError(source, "image file not found")
-    is_dicom = path.suffix.lower() in (".dcm", ".dicom")
-    array = _dicom_uint8(path, source) if is_dicom else read_image(path, mode=mode)
-    return Input(data=_fit(_to_mode(array, mode), size, fit, source))
+        else:
+            pixels = read_pixels(path, mode=mode)
+        data = standardize_image(pixels, size=int(config["size"]), fit=str(config["fit"]),
+                                 mode=mode, resample=resample)
+    except RecordError as err:  # the core names the absolute path; name the source
+        raise RecordError(source, err.problem) from None
+    except ValueError as err:  # standardize_image's shape/option checks (no header text)
+        raise RecordError(source, f"cannot standardize image ({err})") from None
+    return Input(data=np.ascontiguousarray(data))
 
 
 def class_folder_images(folder: Path, inner: str | None = None) -> list[tuple[str, Path]]:
@@ -200,12 +183,8 @@ class ClassImageAdapter(Adapter):
         """RecordError for an item that must not load (nothing by default)."""
 
     def class_label(self, item: Item) -> int:
-        """The harmonized class index of the item's native class; an unknown class
-        quarantines the image."""
-        try:
-            return self.mapper(self.task).multiclass(item.info[self.label_key])
-        except LabelMappingError as err:
-            raise RecordError(item.source, str(err)) from None
+        """The harmonized class index of the item's native class (see :func:`map_label`)."""
+        return map_label(self.mapper(self.task), item.info[self.label_key], item.source)
 
     def decode(self, raw_dir: Path, item: Item) -> Input:
         """The item's standard image Input."""

@@ -1,7 +1,7 @@
 """Shared pieces of the colour-photograph adapters (dermoscopy, clinical photos, fundus,
 pathology tiles): reading a publisher's label table, finding images anywhere below the raw
-root by file name, mapping one native label, and decoding one photograph through the imaging
-core (:func:`climb.read.image.read_pixels` + :func:`climb.read.standardize.standardize_image`).
+root by file name, and opening one photograph (a file or a zip member) for
+:func:`climb.adapt.imaging.decode_image`; ``map_label`` is :func:`climb.adapt.imaging.map_label`.
 
 A photograph leaves as ``uint8`` ``size`` x ``size`` x 3 (config ``mode`` "RGB", the default
 here: colour carries the diagnosis in these sets) or ``size`` x ``size`` ("L").
@@ -17,13 +17,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from climb.errors import LabelMappingError, RecordError
-from climb.harmonize import LabelMapper
-from climb.read.image import read_pixels
-from climb.read.standardize import standardize_image
+from climb.adapt.imaging import decode_image
+from climb.adapt.imaging import map_label as map_label  # re-exported for the photo adapters
+from climb.errors import RecordError
 from climb.record import Input
 
 #: Image options of every photograph adapter (``fit``: "crop" or "pad", see standardize_image).
@@ -146,15 +144,6 @@ def _zip_member(raw_dir: Path, source: str) -> io.BytesIO | None:
     return None
 
 
-def map_label(mapper: LabelMapper, native: Any, source: str) -> int:
-    """The harmonized class index of ``native`` (-1 when the table maps it to null); a label
-    the table does not know quarantines the image."""
-    try:
-        return mapper.multiclass(native)
-    except LabelMappingError as err:
-        raise RecordError(source, str(err)) from None
-
-
 def decode_photo(raw_dir: Path, source: str, config: Mapping[str, Any]) -> Input:
     """One PNG/JPEG/TIFF photograph at ``raw_dir/source`` (a file, or a member of a zip left
     packed: ``images.zip/x.jpg``) -> the standard ``uint8`` image Input; errors name
@@ -163,13 +152,4 @@ def decode_photo(raw_dir: Path, source: str, config: Mapping[str, Any]) -> Input
     opened: Path | io.BytesIO | None = path if path.is_file() else _zip_member(raw_dir, source)
     if opened is None:
         raise RecordError(source, "image file not found")
-    mode = str(config["mode"])
-    try:
-        pixels = read_pixels(opened, mode=mode)  # type: ignore[arg-type]  # Pillow takes files
-        data = standardize_image(pixels, size=int(config["size"]), fit=str(config["fit"]),
-                                 mode=mode)
-    except RecordError as err:  # the core names the absolute path; name the source
-        raise RecordError(source, err.problem) from None
-    except ValueError as err:  # standardize_image's option/shape checks (no header text)
-        raise RecordError(source, f"cannot standardize image ({err})") from None
-    return Input(data=np.ascontiguousarray(data))
+    return decode_image(opened, source, config, resample="lanczos")

@@ -118,6 +118,6 @@ def test_bad_images_are_quarantined_and_the_rest_prepared(raw, tmp_path):
                            "Calc-Test_P_00038_RIGHT_CC", "Calc-Training_P_00004_RIGHT_MLO"}
     assert "no full-mammogram DICOM" in errors["Mass-Training_P_00001_LEFT_MLO"]
     assert "several DICOM files" in errors["Mass-Test_P_00017_LEFT_MLO"]
-    assert "cannot decode DICOM" in errors["Calc-Test_P_00038_RIGHT_CC"]
+    assert "cannot decode pixel data" in errors["Calc-Test_P_00038_RIGHT_CC"]
     assert "no entry in the mapping" in errors["Calc-Training_P_00004_RIGHT_MLO"]
     assert sum(s["rows"] for s in manifest["shards"]) == 3

@@ -1,8 +1,7 @@
 """Pieces shared by the chest X-ray findings adapters: reading the publishers' label tables
 (plain or gzipped CSV), the view filter, turning a label dict into the ``cxr14`` vector, and
-decoding one radiograph through the imaging core (:func:`climb.read.image.read_pixels`,
-:func:`climb.read.dicom_image.read_dicom_image`,
-:func:`climb.read.standardize.standardize_image`)."""
+decoding one radiograph (through :func:`climb.adapt.imaging.decode_image`), and building one
+findings Record."""
 
 from __future__ import annotations
 
@@ -13,11 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from climb.adapt.imaging import decode_image
 from climb.errors import LabelMappingError, RecordError
 from climb.harmonize import LabelMapper
-from climb.read.dicom_image import read_dicom_image
-from climb.read.image import read_pixels
-from climb.read.standardize import standardize_image
 from climb.record import Input, Record
 
 
@@ -79,26 +76,10 @@ def refuse_burned_in_annotation(path: Path, source: str) -> None:
 
 def decode_radiograph(path: Path, source: str, config: Mapping[str, Any]) -> Input:
     """One JPEG/PNG or single-frame DICOM radiograph -> ``uint8`` ``size`` x ``size`` (mode
-    "L") image Input. DICOM: modality LUT, the file's VOI LUT or first window (else min-max),
-    MONOCHROME1 inverted (``read_dicom_image(window="auto")``). Errors name ``source``."""
-    path = Path(path)
-    if not path.is_file():
-        raise RecordError(source, "image file not found")
-    mode = str(config["mode"])
-    try:
-        if path.suffix.lower() in (".dcm", ".dicom"):
-            pixels = read_dicom_image(path, window="auto")
-            if pixels.array.ndim != (3 if pixels.photometric == "RGB" else 2):
-                raise RecordError(source, "multi-frame DICOM where one radiograph is expected")
-        else:
-            pixels = read_pixels(path, mode=mode)
-        data = standardize_image(pixels, size=int(config["size"]), fit=str(config["fit"]),
-                                 mode=mode)
-    except RecordError as err:  # the core names the absolute path; name the source
-        raise RecordError(source, err.problem) from None
-    except ValueError as err:  # standardize_image's shape/option checks (no header text)
-        raise RecordError(source, f"cannot standardize image ({err})") from None
-    return Input(data=data)
+    "L") image Input through :func:`climb.adapt.imaging.decode_image` (DICOM: modality LUT,
+    the file's VOI LUT or first window, else min-max, MONOCHROME1 inverted). Errors name
+    ``source``."""
+    return decode_image(path, source, config, resample="lanczos")
 
 
 def findings_record(adapter: Any, raw_dir: Path, item: Any, patient_id: str,
