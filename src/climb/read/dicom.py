@@ -229,7 +229,8 @@ def _read_series(
             order = sorted(range(len(files)), key=lambda i: positions[i])
             files = [files[i] for i in order]
             headers = [headers[i] for i in order]
-        spacing = _spacing(folder, files, headers)
+            positions = [positions[i] for i in order]
+        spacing = _spacing(folder, files, headers, positions)
     except RecordError:
         raise
     except Exception as err:  # a malformed geometry element pydicom only notices on access
@@ -247,21 +248,21 @@ def _read_series(
     return np.stack(slices), spacing, headers
 
 
-def _spacing(folder: Path, files: list[Path], headers: list) -> Spacing | None:
-    """(dz, dy, dx) from the headers, or None when they do not give it; never a guess."""
+def _spacing(
+    folder: Path, files: list[Path], headers: list, positions: list[float] | None
+) -> Spacing | None:
+    """(dz, dy, dx) from the headers, or None when they do not give it; never a guess.
+    ``positions``: the slices' positions along the normal, already in ascending order (the
+    order of ``files``), or None when no slice gives one."""
     in_plane = [_spacing_in_plane(f, ds) for f, ds in zip(files, headers, strict=True)]
     if any(s != in_plane[0] for s in in_plane):
         raise RecordError(folder, "PixelSpacing differs between slices")
-    positions = _slice_positions(files, headers)
     dz: float | None = None
     if positions is not None and len(positions) > 1:
-        steps = np.diff(positions)
-        for f, step in zip(files[1:], steps, strict=True):
-            if abs(step) < 1e-6:
+        gaps = np.diff(positions)  # >= 0: the slices are sorted by position
+        for f, gap in zip(files[1:], gaps, strict=True):
+            if gap < 1e-6:
                 raise RecordError(f, "ImagePositionPatient repeats another slice's position")
-        if not (np.all(steps > 0) or np.all(steps < 0)):
-            raise RecordError(folder, "slice positions are not monotonic in InstanceNumber order")
-        gaps = np.abs(steps)
         median, widest = float(np.median(gaps)), int(np.argmax(gaps))
         if gaps[widest] > 1.5 * median:
             raise RecordError(
