@@ -1,7 +1,7 @@
 """Shared pieces of the colour-photograph adapters (dermoscopy, clinical photos, fundus,
 pathology tiles): reading a publisher's label table, finding images anywhere below the raw
 root by file name, and opening one photograph (a file or a zip member) for
-:func:`climb.adapt.imaging.decode_image`; ``map_label`` is :func:`climb.adapt.imaging.map_label`.
+:func:`climb.adapt.imaging.decode_image` (labels go through :func:`climb.adapt.imaging.map_label`).
 
 A photograph leaves as ``uint8`` ``size`` x ``size`` x 3 (config ``mode`` "RGB", the default
 here: colour carries the diagnosis in these sets) or ``size`` x ``size`` ("L").
@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 
 from climb.adapt.imaging import decode_image
-from climb.adapt.imaging import map_label as map_label  # re-exported for the photo adapters
 from climb.errors import RecordError
 from climb.record import Input
 

@@ -30,13 +30,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
+from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
     decode_photo,
     find_file,
     index_images,
     index_zip_images,
-    map_label,
     read_table,
 )
 from climb.errors import RecordError

@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file, map_label, read_table
+from climb.adapt.imaging import map_label
+from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file, read_table
 from climb.record import Record
 
 TABLE = "train.csv"

@@ -38,7 +38,8 @@ import numpy as np
 from PIL import Image
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file, map_label, read_table
+from climb.adapt.imaging import map_label
+from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file, read_table
 from climb.errors import RecordError
 from climb.read.image import read_pixels
 from climb.record import Record
