@@ -22,9 +22,6 @@ def real_data_dir() -> Path:
     return REAL_DATA
 
 
-# Older name, kept so that test modules read one helper.
-shared_data_dir = real_data_dir
-
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
@@ -33,11 +30,6 @@ def real_data() -> Path:
         pytest.fail(f"real sample data not found at {path}: the checkout is incomplete")
     return path
 
-
-@pytest.fixture(scope="session")
-def shared_data(real_data: Path) -> Path:
-    """Alias of `real_data` (older name)."""
-    return real_data
 
 
 @pytest.fixture()

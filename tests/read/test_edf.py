@@ -27,12 +27,12 @@ def _write(path: Path, signals: list[np.ndarray], labels: list[str], rates: list
     highlevel.write_edf(str(path), signals, headers, header)
 
 
-def _real_ecg(shared: Path, seconds: int, fs: int = 360) -> np.ndarray:
-    return read_wfdb(shared / "wfdb" / "100").data[:, : seconds * fs].astype(np.float64) * 1000
+def _real_ecg(real: Path, seconds: int, fs: int = 360) -> np.ndarray:
+    return read_wfdb(real / "wfdb" / "100").data[:, : seconds * fs].astype(np.float64) * 1000
 
 
-def test_annotations_of_test_edfann(shared_data):
-    sig = read_edf(shared_data / "wfdb" / "test_edfann.edf")
+def test_annotations_of_test_edfann(real_data):
+    sig = read_edf(real_data / "wfdb" / "test_edfann.edf")
     ann = sig.meta["annotations"]
     assert sig.data.shape[0] == 0 and sig.meta["format"] == "edf+"
     assert ann[0] == {"onset_s": 0.0, "duration_s": 30.0, "text": "Sleep stage W"}
@@ -40,16 +40,16 @@ def test_annotations_of_test_edfann(shared_data):
     assert {a["text"] for a in ann} >= {"Sleep stage N1", "Sleep stage N2", "Sleep stage R"}
 
 
-def test_noncompliant_header_falls_back_to_mne(shared_data):
+def test_noncompliant_header_falls_back_to_mne(real_data):
     with pytest.raises(OSError):  # pyEDFlib refuses this file's physical dimension field
-        pyedflib.EdfReader(str(shared_data / "wfdb" / "test_generator_2.edf"))
-    sig = read_edf(shared_data / "wfdb" / "test_generator_2.edf")
+        pyedflib.EdfReader(str(real_data / "wfdb" / "test_generator_2.edf"))
+    sig = read_edf(real_data / "wfdb" / "test_generator_2.edf")
     assert sig.meta["reader"] == "mne" and sig.fs == 200.0 and sig.data.shape == (11, 120000)
     assert sig.meta["annotations"][0]["text"] == "RECORD START"
 
 
-def test_roundtrip_pyedflib_written_file(shared_data, tmp_path):
-    x = _real_ecg(shared_data, 10)
+def test_roundtrip_pyedflib_written_file(real_data, tmp_path):
+    x = _real_ecg(real_data, 10)
     path = tmp_path / "rec.edf"
     _write(path, list(x), ["EEG FP1-REF", "EEG FP2-REF"], [360, 360])
     sig = read_edf(path)
@@ -65,9 +65,9 @@ def test_roundtrip_pyedflib_written_file(shared_data, tmp_path):
         read_edf(path, channels=["EEG O1-REF"])
 
 
-def test_patient_fields_never_in_meta(shared_data, tmp_path):
+def test_patient_fields_never_in_meta(real_data, tmp_path):
     path = tmp_path / "rec.edf"
-    _write(path, list(_real_ecg(shared_data, 2)), ["A", "B"], [360, 360])
+    _write(path, list(_real_ecg(real_data, 2)), ["A", "B"], [360, 360])
     meta = read_edf(path).meta
     text = repr(meta)
     for phi in ("Jane", "Roe", "PAT-1234", "1950", "Female"):
@@ -75,8 +75,8 @@ def test_patient_fields_never_in_meta(shared_data, tmp_path):
     assert not {"patientname", "patient", "birthdate", "startdate", "technician"} & set(meta)
 
 
-def test_mixed_sampling_rates(shared_data, tmp_path):
-    x = _real_ecg(shared_data, 4)
+def test_mixed_sampling_rates(real_data, tmp_path):
+    x = _real_ecg(real_data, 4)
     path = tmp_path / "mixed.edf"
     _write(path, [x[0].copy(), x[1, ::2].copy()], ["ECG1", "ECG2"], [360, 180])
     with pytest.raises(
@@ -89,9 +89,9 @@ def test_mixed_sampling_rates(shared_data, tmp_path):
     assert read_edf(path, channels=["ECG2"]).fs == 180.0
 
 
-def test_corrupt_header(shared_data, tmp_path):
+def test_corrupt_header(real_data, tmp_path):
     path = tmp_path / "bad.edf"
-    _write(path, list(_real_ecg(shared_data, 2)), ["A", "B"], [360, 360])
+    _write(path, list(_real_ecg(real_data, 2)), ["A", "B"], [360, 360])
     raw = bytearray(path.read_bytes())
     raw[252:256] = b"ab  "  # number of signals is not a number
     path.write_bytes(bytes(raw))
@@ -115,8 +115,8 @@ def test_corrupt_header(shared_data, tmp_path):
     assert err.value.path.endswith("garbled.edf")
 
 
-def test_discontinuous_edf_plus_d_is_reported_not_joined(shared_data, tmp_path):
-    x = _real_ecg(shared_data, 6)
+def test_discontinuous_edf_plus_d_is_reported_not_joined(real_data, tmp_path):
+    x = _real_ecg(real_data, 6)
     path = tmp_path / "disc.edf"
     _write(path, list(x), ["A", "B"], [360, 360])
     raw = bytearray(path.read_bytes())
@@ -149,8 +149,8 @@ def test_missing_file(tmp_path):
         read_edf(tmp_path / "none.edf")
 
 
-def test_bdf_roundtrip(shared_data, tmp_path):
-    x = _real_ecg(shared_data, 5)
+def test_bdf_roundtrip(real_data, tmp_path):
+    x = _real_ecg(real_data, 5)
     path = tmp_path / "rec.bdf"  # pyEDFlib writes 24-bit BDF+ for this extension
     _write(path, list(x), ["ECG1", "ECG2"], [360, 360])
     assert path.read_bytes()[:1] == b"\xff"
@@ -166,9 +166,9 @@ def _patch(path: Path, start: int, width: int, text: str) -> None:
     path.write_bytes(bytes(raw))
 
 
-def test_mne_fallback_never_reads_a_cut_file_shorter(shared_data, tmp_path):
+def test_mne_fallback_never_reads_a_cut_file_shorter(real_data, tmp_path):
     """pyEDFlib refuses test_generator_2.edf; MNE used to read the 30 % left as a 1-s record."""
-    data = (shared_data / "wfdb" / "test_generator_2.edf").read_bytes()
+    data = (real_data / "wfdb" / "test_generator_2.edf").read_bytes()
     for fraction in (0.3, 0.4):
         cut = tmp_path / f"cut{fraction}.edf"
         cut.write_bytes(data[: int(len(data) * fraction)])
@@ -176,9 +176,9 @@ def test_mne_fallback_never_reads_a_cut_file_shorter(shared_data, tmp_path):
             read_edf(cut)
 
 
-def _two_channel(shared_data: Path, tmp_path: Path) -> Path:
+def _two_channel(real_data: Path, tmp_path: Path) -> Path:
     path = tmp_path / "ok.edf"
-    _write(path, list(_real_ecg(shared_data, 4)), ["ECG1", "ECG2"], [360, 360])
+    _write(path, list(_real_ecg(real_data, 4)), ["ECG1", "ECG2"], [360, 360])
     return path
 
 
@@ -196,8 +196,8 @@ def _two_channel(shared_data: Path, tmp_path: Path) -> Path:
         ("samples per record", "-360", "signal 1 samples per record is not positive"),
     ],
 )  # fmt: skip
-def test_absurd_header_values_are_errors(shared_data, tmp_path, field, text, problem):
-    path = _two_channel(shared_data, tmp_path)
+def test_absurd_header_values_are_errors(real_data, tmp_path, field, text, problem):
+    path = _two_channel(real_data, tmp_path)
     assert read_edf(path).fs == 360.0
     ns = int(path.read_bytes()[252:256])
     starts = {"duration": (244, 8), "records": (236, 8),

@@ -24,8 +24,8 @@ from climb.read.wfdb import read_wfdb
 
 
 @pytest.fixture(scope="module")
-def ptb(shared_data) -> Signal:
-    return read_wfdb(shared_data / "wfdb" / "s0010_re")
+def ptb(real_data) -> Signal:
+    return read_wfdb(real_data / "wfdb" / "s0010_re")
 
 
 def test_ecg_canonical_order_units_and_rate(ptb):
@@ -75,8 +75,8 @@ def test_nan_leads(ptb):
     assert out.meta["quality"]["nan"] == ["aVL"] and np.isfinite(out.data).all()
 
 
-def test_flat_and_clipped_channels(shared_data):
-    sig = read_wfdb(shared_data / "wfdb" / "100")
+def test_flat_and_clipped_channels(real_data):
+    sig = read_wfdb(real_data / "wfdb" / "100")
     x = sig.data[:, :3600].copy()
     hi = np.percentile(x[0], 90)
     clipped = np.minimum(x[0], hi)
@@ -98,11 +98,11 @@ def test_windows_and_window_at(ptb):
     assert start == pytest.approx(38.4 - 5.0) and w.shape == (12, 2500)
 
 
-def test_eeg_names_and_tcp_montage(shared_data):
+def test_eeg_names_and_tcp_montage(real_data):
     assert normalize_eeg_name("EEG FP1-REF") == "FP1"
     assert normalize_eeg_name("EEG T7-LE") == "T3"
     assert normalize_eeg_name("Fp2") == "FP2"
-    ts = read_ts(shared_data / "eeg-uea" / "FingerMovements" / "FingerMovements_TRAIN.ts")
+    ts = read_ts(real_data / "eeg-uea" / "FingerMovements" / "FingerMovements_TRAIN.ts")
     epochs = np.concatenate(ts.cases[:40], axis=1)  # 20 s of real EEG at 100 Hz, 28 channels
     electrodes = sorted({e for pair in TCP_MONTAGE for e in pair})  # 19 (no FZ, PZ)
     assert len(electrodes) == 19

@@ -26,8 +26,8 @@ def _data_lines(path: Path) -> list[str]:
         ("FingerMovements", "TEST", 28, 50, ["left", "right"]),
     ],
 )
-def test_real_ts_files(shared_data, problem, part, dims, length, classes):
-    path = shared_data / "eeg-uea" / problem / f"{problem}_{part}.ts"
+def test_real_ts_files(real_data, problem, part, dims, length, classes):
+    path = real_data / "eeg-uea" / problem / f"{problem}_{part}.ts"
     ts = read_ts(path)
     lines = _data_lines(path)
     assert len(ts) == len(lines)
@@ -40,15 +40,15 @@ def test_real_ts_files(shared_data, problem, part, dims, length, classes):
     assert ts.problem_name == problem
 
 
-def test_eyes_header_length_mismatch_is_recorded(shared_data):
-    ts = read_ts(shared_data / "eeg-uea/EyesOpenShut/EyesOpenShut_TRAIN.ts")
+def test_eyes_header_length_mismatch_is_recorded(real_data):
+    ts = read_ts(real_data / "eeg-uea/EyesOpenShut/EyesOpenShut_TRAIN.ts")
     assert ts.header["serieslength_declared"] == 127
     assert ts.header["serieslength"] == 128
 
 
 @pytest.fixture()
-def finger_copy(shared_data, tmp_path) -> tuple[Path, list[str]]:
-    src = shared_data / "eeg-uea/FingerMovements/FingerMovements_TEST.ts"
+def finger_copy(real_data, tmp_path) -> tuple[Path, list[str]]:
+    src = real_data / "eeg-uea/FingerMovements/FingerMovements_TEST.ts"
     return tmp_path / "FingerMovements_TEST.ts", src.read_text().splitlines()
 
 
