@@ -331,3 +331,12 @@ def window_at(sig: Signal, center_s: float, window_s: float) -> tuple[float, np.
 
 # 2D images: see climb.read.standardize_image (re-exported here).
 from climb.read.standardize_image import IMAGE_DEFAULTS, standardize_image  # noqa: E402,F401
+
+# Volumes and video clips: see climb.read.standardize_volume (re-exported here).
+from climb.read.standardize_volume import (  # noqa: E402,F401
+    HU_WINDOWS,
+    VIDEO_DEFAULTS,
+    VOLUME_DEFAULTS,
+    standardize_clip,
+    standardize_volume,
+)
