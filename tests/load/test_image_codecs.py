@@ -38,13 +38,13 @@ def _batches(store, workers: int) -> list[dict]:
 def test_png_store_decodes_in_two_workers_to_the_raw_batches(stores, tmp_path, monkeypatch):
     log = tmp_path / "decoders"
     log.mkdir()
-    decode = dataset_module.decode_image
+    decode = dataset_module.decode_array
 
     def noting_decode(*args, **kwargs):  # forked workers inherit this: each notes its pid
         (log / str(os.getpid())).touch()
         return decode(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "decode_image", noting_decode)
+    monkeypatch.setattr(dataset_module, "decode_array", noting_decode)
     raw = _batches(stores["raw"], workers=0)
     assert not list(log.iterdir())  # raw: no decode at all
     png = _batches(stores["png"], workers=2)

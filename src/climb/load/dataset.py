@@ -34,7 +34,7 @@ import torch
 
 from climb.load.collate import _batch_tensor
 from climb.load.tasks import TaskSpec, task_specs_from_manifest
-from climb.store.codecs import decode_image
+from climb.store.codecs import decode_array
 from climb.store.index import INDEX
 from climb.store.reader import (
     PreparedDataset,
@@ -320,7 +320,7 @@ class _IndexedPart:
         if raw is None:
             raw = files.column_value(f, int(self.group[i]), INPUT_PREFIX + name,
                                      int(self.row[i]), cache_size).as_buffer()
-        return decode_image(raw, shape, dtype, encoding)
+        return decode_array(raw, shape, dtype, encoding)
 
     def get_many(self, local: np.ndarray, files: _Files, cache_size: int,
                  skip: Sequence[str] = ()) -> list[dict[str, Any]]:

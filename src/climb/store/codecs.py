@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -149,3 +150,240 @@ class ImageCodec:
         if not encodable(array, self.codec):
             return None
         return encode_image(array, self.codec, self.quality), self.codec
+
+
+# --- Volumes and video clips (>2D arrays) ------------------------------------------------
+#
+# Arrays the image codec does not take are stored with the ``volume.codec`` (integer
+# D x H x W or T x D x H x W volumes: int16 HU, uint8 windowed) or ``video.codec`` (uint8
+# T x H x W x {1, 3} clips) prepare options, recorded in the manifest's ``volume``/``video``.
+#
+# - ``zstd``: lossless, the C-order bytes through zstd (pyarrow's codec), level ``ZSTD_LEVEL``.
+# - ``zstd_shuffle``: lossless, the bytes byte-shuffled first (all low bytes, then all high
+#   bytes: HU values are small, so the high bytes are nearly constant) then zstd.
+# - ``png_frames``: lossless, the frames stacked into one (T*H) x W PNG (clips only).
+# - ``jpeg_frames``: lossy, the same tall image as JPEG at ``video.quality`` (clips only).
+# - ``h264``: lossy, an MP4 (H.264, yuv444p, crf ``video.crf``) through PyAV (clips only).
+#
+# Defaults, from benches/volume_codecs.py (table in docs/architecture.md): volumes
+# ``zstd_shuffle`` and clips ``png_frames`` (see VOLUME_DEFAULT_CODEC / VIDEO_DEFAULT_CODEC).
+
+VOLUME_CODEC_KEY = "volume.codec"
+VIDEO_CODEC_KEY = "video.codec"
+VIDEO_QUALITY_KEY = "video.quality"
+VIDEO_CRF_KEY = "video.crf"
+VOLUME_CODEC_KEYS = (VOLUME_CODEC_KEY, VIDEO_CODEC_KEY, VIDEO_QUALITY_KEY, VIDEO_CRF_KEY)
+
+VOLUME_CODECS = ("raw", "zstd", "zstd_shuffle")
+VIDEO_CODECS = ("raw", "zstd", "zstd_shuffle", "png_frames", "jpeg_frames", "h264")
+ARRAY_ENCODINGS = frozenset({"zstd", "zstd_shuffle", "png_frames", "jpeg_frames", "h264"})
+ARRAY_LOSSLESS = frozenset({"raw", "zstd", "zstd_shuffle", "png_frames"})
+VOLUME_DEFAULT_CODEC = "zstd_shuffle"
+VIDEO_DEFAULT_CODEC = "png_frames"
+VIDEO_DEFAULT_CRF = 18
+#: zstd level: 3 (zstd's default) is within a few % of 9 on CT and several times faster.
+ZSTD_LEVEL = 3
+
+_VOLUME_DTYPES = frozenset(np.dtype(d) for d in ("uint8", "int8", "int16", "uint16", "int32"))
+
+
+def is_volume(array: np.ndarray) -> bool:
+    """An integer D x H x W or T x D x H x W array that is not a 2D image (see encodable)."""
+    if not isinstance(array, np.ndarray) or array.dtype not in _VOLUME_DTYPES or not array.size:
+        return False
+    if array.ndim == 3:
+        return not (array.dtype == np.uint8 and array.shape[2] in (1, 3, 4))
+    return array.ndim == 4 and not is_clip(array)
+
+
+def is_clip(array: np.ndarray) -> bool:
+    """A uint8 T x H x W x {1, 3} video clip (what read.standardize_volume.standardize_clip
+    returns)."""
+    return (
+        isinstance(array, np.ndarray)
+        and array.dtype == np.uint8
+        and array.ndim == 4
+        and array.shape[3] in (1, 3)
+        and array.size > 0
+    )
+
+
+def _shuffle(array: np.ndarray) -> bytes:
+    size = array.dtype.itemsize
+    flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    return flat.reshape(-1, size).T.tobytes() if size > 1 else flat.tobytes()
+
+
+def _unshuffle(data: bytes, dtype: np.dtype, count: int) -> np.ndarray:
+    size = dtype.itemsize
+    planes = np.frombuffer(data, dtype=np.uint8)
+    if size > 1:
+        planes = np.ascontiguousarray(planes.reshape(size, count).T)
+    return planes.view(dtype)
+
+
+@lru_cache(maxsize=1)
+def _zstd_codec():
+    import pyarrow as pa
+
+    return pa.Codec("zstd", compression_level=ZSTD_LEVEL)
+
+
+def _zstd(data: bytes) -> bytes:
+    return _zstd_codec().compress(data, asbytes=True)
+
+
+def _unzstd(data, size: int) -> memoryview:
+    """The decompressed bytes (a pyarrow buffer, no copy); ValueError when corrupt."""
+    try:
+        return memoryview(_zstd_codec().decompress(data, decompressed_size=size))
+    except OSError as err:  # pyarrow raises ArrowIOError (an OSError) on corrupt frames
+        raise ValueError(f"zstd payload does not decompress ({type(err).__name__})") from None
+
+
+def _h264(clip: np.ndarray, crf: int) -> bytes:
+    import av
+
+    frames = clip if clip.shape[3] == 3 else np.repeat(clip, 3, axis=3)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
+        stream.pix_fmt = "yuv444p"
+        stream.options = {"crf": str(int(crf)), "preset": "medium"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return buf.getvalue()
+
+
+def _unh264(data, shape: tuple[int, ...]) -> np.ndarray:
+    import av
+
+    with av.open(io.BytesIO(bytes(data))) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    out = np.stack(frames) if frames else np.zeros((0,), np.uint8)
+    if shape[3] == 1 and out.ndim == 4:
+        out = out[..., :1]
+    return out
+
+
+def encode_array(
+    array: np.ndarray, codec: str, quality: int = DEFAULT_QUALITY, crf: int = VIDEO_DEFAULT_CRF
+) -> bytes:
+    """A volume or clip -> the bytes of ``codec`` (one of :data:`ARRAY_ENCODINGS`)."""
+    array = np.ascontiguousarray(array)
+    if codec == "zstd":
+        return _zstd(array.tobytes())
+    if codec == "zstd_shuffle":
+        return _zstd(_shuffle(array))
+    if codec not in ("png_frames", "jpeg_frames", "h264") or not is_clip(array):
+        raise ValueError(f"{codec} cannot encode a {array.dtype} array of shape {array.shape}")
+    if codec == "h264":
+        return _h264(array, crf)
+    t, h, w, c = array.shape
+    tall = array.reshape(t * h, w, c)
+    return encode_image(tall, codec.removesuffix("_frames"), quality)
+
+
+def decode_array(
+    data: bytes | memoryview | np.ndarray,
+    shape: Any,
+    dtype: Any,
+    encoding: str,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Bytes of any store encoding (image or volume/clip) -> the array of ``shape``/``dtype``
+    they were encoded from (into ``out`` when given). ValueError when they do not decode to
+    that shape."""
+    if encoding in _PILLOW_FORMAT:
+        return decode_image(data, shape, dtype, encoding, out)
+    if encoding not in ARRAY_ENCODINGS:
+        raise ValueError(f"unknown array encoding {encoding!r}")
+    shape, dtype = tuple(int(s) for s in shape), np.dtype(dtype)
+    count = int(np.prod(shape))
+    if encoding in ("zstd", "zstd_shuffle"):
+        raw = _unzstd(data, count * dtype.itemsize)
+        if len(raw) != count * dtype.itemsize:
+            raise ValueError(f"{encoding} payload holds {len(raw)} bytes, expected {shape}")
+        if encoding == "zstd":
+            decoded = np.frombuffer(raw, dtype=dtype)
+        else:
+            decoded = _unshuffle(raw, dtype, count)
+    elif dtype != np.uint8 or len(shape) != 4:
+        raise ValueError(f"{encoding} payload declared as {dtype} {shape}, not a uint8 clip")
+    elif encoding == "h264":
+        decoded = _unh264(data, shape)
+    else:
+        t, h, w, c = shape
+        decoded = decode_image(data, (t * h, w, c), dtype, encoding.removesuffix("_frames"))
+    if decoded.size != count:
+        raise ValueError(f"{encoding} payload decodes to {decoded.shape}, expected {shape}")
+    decoded = decoded.reshape(shape)
+    if out is None:
+        return decoded
+    np.copyto(out, decoded)
+    return out
+
+
+@dataclass(frozen=True)
+class StoreCodec(ImageCodec):
+    """The codecs prepare stores array inputs with: 2D images by :class:`ImageCodec`'s fields,
+    volumes by ``volume``, clips by ``video`` (``raw`` = as arrays)."""
+
+    volume: str = VOLUME_DEFAULT_CODEC
+    video: str = VIDEO_DEFAULT_CODEC
+    video_quality: int = DEFAULT_QUALITY
+    video_crf: int = VIDEO_DEFAULT_CRF
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.volume not in VOLUME_CODECS:
+            raise ValueError(
+                f"volume.codec must be one of {', '.join(VOLUME_CODECS)}, not {self.volume!r}"
+            )
+        if self.video not in VIDEO_CODECS:
+            raise ValueError(
+                f"video.codec must be one of {', '.join(VIDEO_CODECS)}, not {self.video!r}"
+            )
+        if not 1 <= int(self.video_quality) <= 100:
+            raise ValueError("video.quality must be 1..100")
+        if not 0 <= int(self.video_crf) <= 51:
+            raise ValueError("video.crf must be 0..51")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> StoreCodec:
+        image = ImageCodec.from_config(config)
+        return cls(
+            image.codec,
+            image.quality,
+            str(config.get(VOLUME_CODEC_KEY, VOLUME_DEFAULT_CODEC)),
+            str(config.get(VIDEO_CODEC_KEY, VIDEO_DEFAULT_CODEC)),
+            int(config.get(VIDEO_QUALITY_KEY, DEFAULT_QUALITY)),
+            int(config.get(VIDEO_CRF_KEY, VIDEO_DEFAULT_CRF)),
+        )
+
+    def volume_dict(self) -> dict[str, Any]:
+        """The manifest's ``volume`` entry."""
+        return {"codec": self.volume}
+
+    def video_dict(self) -> dict[str, Any]:
+        """The manifest's ``video`` entry."""
+        out: dict[str, Any] = {"codec": self.video}
+        if self.video == "jpeg_frames":
+            out["quality"] = int(self.video_quality)
+        elif self.video == "h264":
+            out["crf"] = int(self.video_crf)
+        return out
+
+    def encode(self, array: np.ndarray) -> tuple[bytes, str] | None:
+        """(payload, encoding) for an array one of the codecs stores, else None (keep raw)."""
+        if is_clip(array):
+            codec = self.video
+        elif is_volume(array):
+            codec = self.volume
+        else:
+            return super().encode(array)
+        if codec == "raw":
+            return None
+        return encode_array(array, codec, self.video_quality, self.video_crf), codec

@@ -52,7 +52,7 @@ from climb.errors import ClimbError, LabelMappingError, RecordError
 from climb.record import SPLITS
 from climb.split import SplitConfig, assign_split, official_conflicts, write_splits_csv
 from climb.store import engines
-from climb.store.codecs import CODEC_KEYS, ImageCodec
+from climb.store.codecs import CODEC_KEYS, VOLUME_CODEC_KEYS, ImageCodec, StoreCodec
 from climb.store.index import INDEX, index_part, shard_index_part, write_index
 from climb.store.manifest import MANIFEST, SCHEMA_VERSION, compute_counts, write_manifest
 from climb.store.sources import SourceFiles, fingerprint
@@ -100,7 +100,7 @@ class StoreConfig:
         return cls(**kwargs)
 
 
-STORE_KEYS = (*StoreConfig.KEYS, "split_seed", "split_ratios", *CODEC_KEYS)
+STORE_KEYS = (*StoreConfig.KEYS, "split_seed", "split_ratios", *CODEC_KEYS, *VOLUME_CODEC_KEYS)
 
 
 @dataclass
@@ -118,7 +118,7 @@ class ChunkJob:
     adapter_cls: type[Adapter] | None = None  # the class the parent resolved (else by name)
     progress_path: str | None = None  # the worker notes here which item it is decoding
     died: dict[int, str] = field(default_factory=dict)  # item position -> how its worker died
-    image_codec: ImageCodec | None = None  # how image arrays are stored (None: raw)
+    image_codec: ImageCodec | None = None  # how image/volume/clip arrays are stored (None: raw)
 
 
 @dataclass
@@ -340,26 +340,30 @@ def prepare(
     store_cfg = StoreConfig.from_config(config)
     split_cfg = SplitConfig.from_config(config)
     try:
-        image_codec = ImageCodec.from_config(config)
+        image_codec = StoreCodec.from_config(config)  # images, volumes and clips
     except ValueError as err:
         raise ClimbError(f"{name}: {err}") from None
     adapter_config = {k: v for k, v in config.items() if k not in STORE_KEYS}
     adapter = get_adapter(entry, adapter_config)
-    tasks = _task_specs(adapter)
-    task_tuples = [(t["name"], t["type"], len(t["classes"])) for t in tasks]
+    if "work_dir" in adapter.default_config and not adapter.config.get("work_dir"):
+        adapter.config["work_dir"] = str(Path(out) / ".work" / entry.name)  # adapter's cache
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
 
     items = adapter.items(raw)
+    tasks = _task_specs(adapter)  # after items(): classes found in the data (classes_from)
+    task_tuples = [(t["name"], t["type"], len(t["classes"])) for t in tasks]
     if limit is not None:
         items = items[: int(limit)]
     items_hash = _hash_json([(i.source, i.key, i.info) for i in items])
     full_config = {
-        "adapter": adapter.config,
+        "adapter": {k: v for k, v in adapter.config.items() if k != "work_dir"},
         "store": {k: getattr(store_cfg, k) for k in StoreConfig.KEYS},
         "split": {"seed": split_cfg.seed, "ratios": list(split_cfg.ratios)},
         "limit": limit,
         "image": image_codec.as_dict(),
+        "volume": image_codec.volume_dict(),
+        "video": image_codec.video_dict(),
     }
     config_hash = _hash_json(full_config)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from climb.store.codecs import decode_image, is_encoded
+from climb.store.codecs import ARRAY_ENCODINGS, decode_array, is_encoded
 from climb.store.manifest import dataset_dirs, read_manifest
 from climb.store.writer import (
     ATTRS_SUFFIX,
@@ -58,14 +58,15 @@ def decode_payload(kind: str, value: Any, shape: Any = None, dtype: Any = None,
                    encoding: str | None = None) -> Any:
     """One ``input.*`` cell -> numpy array (read-only view), bytes, str or dict of arrays.
 
-    An array stored with an image codec (``encoding`` from its attrs: png, jpeg, webp) is
-    decoded back to its ``shape``/``dtype``."""
+    An array stored with a codec (``encoding`` from its attrs: png, jpeg, webp; volume/clip
+    codecs: zstd, zstd_shuffle, png_frames, jpeg_frames, h264) is decoded back to its
+    ``shape``/``dtype``."""
     if value is None:
         return None
     if kind == "array":
         buf = value.as_buffer() if isinstance(value, pa.Scalar) else value
-        if is_encoded(encoding):
-            return decode_image(buf, shape, dtype, encoding)  # type: ignore[arg-type]
+        if is_encoded(encoding) or encoding in ARRAY_ENCODINGS:
+            return decode_array(buf, shape, dtype, encoding)  # type: ignore[arg-type]
         arr = np.frombuffer(buf, dtype=np.dtype(dtype))
         return arr.reshape(tuple(shape))
     if kind == "text":
