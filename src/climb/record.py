@@ -38,6 +38,7 @@ META_WHITELIST = frozenset(
         "n_nodes",  # graph size
         "lead_set",  # which leads were present
         "notes",  # adapter-written, non-identifying processing notes
+        "linked",  # {modality: [publisher record ids]} linked by subject and time (no paths)
     }
 )
 

@@ -135,9 +135,19 @@ class Task(_Strict):
     )
     level: Literal["sample", "node", "patient", "token"] = "sample"
     description: str | None = None
+    classes_from: Literal["train_split"] | None = Field(
+        default=None, description="the classes are found by the adapter from the data (e.g. "
+        "the k most frequent training codes) and recorded in the store manifest; "
+        "`classes` is then left empty",
+    )
 
     @model_validator(mode="after")
     def _classes_for_classification(self) -> Task:
+        if self.classes_from is not None:
+            if self.classes or self.type != "multilabel" or self.vocabulary:
+                raise ValueError(f"task {self.name!r}: classes_from is for multilabel tasks "
+                                 "without classes or vocabulary")
+            return self
         if self.type in {"binary", "multiclass", "multilabel"} and not self.classes:
             raise ValueError(f"task {self.name!r} of type {self.type} needs its classes")
         if self.type == "binary" and len(self.classes) != 2:
