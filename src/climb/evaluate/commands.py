@@ -175,13 +175,60 @@ def _sampling_rate(dataset: Any, name: str) -> float | None:
     return None
 
 
+def answers_table(document: dict) -> Table:
+    """A Rich table of scored answers: per task the answer counts and the metrics with CIs."""
+    table = Table(title=f"{document['run']} - {document['split']} answers (95% bootstrap CI)")
+    for column in ("task", "questions", "answered", "unparseable", "missing", "set F1",
+                   "accuracy", "macro F1", "CI unit"):
+        table.add_column(column, justify="left" if column in ("task", "CI unit") else "right")
+    for key, task in document["tasks"].items():
+        counts, metrics = task["answers"], task["metrics"]
+        table.add_row(
+            key, str(counts["questions"]), str(counts["answered"]), str(counts["unparseable"]),
+            str(counts["missing"]), _fmt(metrics["set_f1"]), _fmt(metrics["accuracy"]),
+            _fmt(metrics["f1_macro"]), _unit(task),
+        )
+    return table
+
+
+def run_answers(
+    answers: Path, export: Path, out: Path | None, split: str, store: str | None,
+    bootstrap: int, seed: int,
+) -> Path:
+    """Score ``answers`` against ``export``, write OUT and print the table; returns the
+    metrics path."""
+    from climb.evaluate.answers import evaluate_answers, write_outputs
+
+    document, scored = evaluate_answers(
+        answers, export, split=split, store=Path(store) if store else None,
+        n_resamples=bootstrap, seed=seed,
+    )
+    out = out if out is not None else answers.parent / f"{answers.stem}-eval"
+    path = write_outputs(out, document, scored)
+    console = Console()
+    console.print(answers_table(document))
+    totals = document["answers"]
+    console.print(
+        f"{totals['unparseable']} unparseable and {totals['missing']} missing answers scored as "
+        f"wrong; {totals['not_in_export']} answers name no {split} question of the export. "
+        "AUROC/AUPRC not computed: free-text answers carry no probabilities."
+    )
+    console.print(f"wrote {path}")
+    return path
+
+
 def register(app: typer.Typer) -> None:
     """Add `climb evaluate` to the CLI."""
 
     @app.command("evaluate")
     def evaluate(
-        run_dir: Path = typer.Argument(..., help="run directory written by `climb train`"),
-        store: str | None = typer.Option(None, "--store", help="prepared store (robustness)"),
+        run_dir: Path | None = typer.Argument(
+            None, help="run directory written by `climb train` (not with --answers)"
+        ),
+        store: str | None = typer.Option(
+            None, "--store", help="prepared store (robustness; with --answers: the store the "
+            "export came from, for patient-level CIs)"
+        ),
         split: str = typer.Option("test", "--split", help="split to evaluate"),
         bootstrap: int = typer.Option(
             DEFAULT_RESAMPLES, "--bootstrap", help="patient-level bootstrap resamples (0 = none)"
@@ -204,11 +251,31 @@ def register(app: typer.Typer) -> None:
         ood_split: str = typer.Option(
             "all", "--ood-split", help="split(s) of --dataset to score: all, train, val, test"
         ),
+        answers: Path | None = typer.Option(
+            None, "--answers", help="a model's answers (JSONL: id + answer/response) to the "
+            "questions of --export; scored -> OUT/metrics.json"
+        ),
+        export: Path | None = typer.Option(
+            None, "--export", help="the `climb export qa` output the answers reply to"
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", help="with --answers: output directory (default: beside FILE, "
+            "<FILE stem>-eval)"
+        ),
     ) -> None:
         """Metrics with 95% bootstrap CIs (over patients) and subgroups -> RUN/metrics.json;
-        with --dataset, in- vs out-of-distribution metrics -> RUN/shift-DATASET.json."""
+        with --dataset, in- vs out-of-distribution metrics -> RUN/shift-DATASET.json; with
+        --answers FILE --export DIR, a vision-language model's answers scored (set-F1,
+        accuracy, macro-F1) -> OUT/metrics.json."""
         from climb.evaluate.run import RunError, evaluate_run, write_json  # sklearn: lazy
 
+        if answers is not None or export is not None:
+            if answers is None or export is None or run_dir is not None:
+                raise ClimbError("--answers FILE and --export DIR go together, without RUN_DIR")
+            run_answers(answers, export, out, split, store, bootstrap, seed)
+            return
+        if run_dir is None:
+            raise ClimbError("give RUN_DIR, or --answers FILE --export DIR")
         if not run_dir.is_dir():
             raise RunError(f"{run_dir}: not a directory")
         console = Console()

@@ -66,8 +66,9 @@ class MedQAAdapter(Adapter):
                 if row is None:
                     info["error"] = f"line {number} is not a JSON object"
                 else:
-                    info["row"] = {k: row.get(k) for k in ("question", "options", "answer_idx",
-                                                           "answer")}
+                    info["row"] = {
+                        k: row.get(k) for k in ("question", "options", "answer_idx", "answer")
+                    }
                 items.append(Item(source=where, key=key, info=info))
         return items
 
@@ -86,9 +87,11 @@ class MedQAAdapter(Adapter):
         if letter not in options:
             raise RecordError(source, "answer_idx is not one of the options")
         answer = row.get("answer")
-        if answer is not None and " ".join(str(answer).split()).lower() != " ".join(
-            str(options[letter]).split()
-        ).lower():
+        if (
+            answer is not None
+            and " ".join(str(answer).split()).lower()
+            != " ".join(str(options[letter]).split()).lower()
+        ):
             raise RecordError(source, "answer text differs from the option answer_idx names")
         return self.mapper("answer").multiclass(letter)
 
@@ -100,15 +103,18 @@ class MedQAAdapter(Adapter):
             raise RecordError(item.source, "no question text")
         label = self.label(row, item.source)
         options = {str(k): str(v) for k, v in row["options"].items()}
-        check_text(item.source, {"question": row["question"], **{
-            f"options.{k}": v for k, v in options.items()}})
+        check_text(
+            item.source,
+            {"question": row["question"], **{f"options.{k}": v for k, v in options.items()}},
+        )
         yield Record(
             sample_id=item.key,
             dataset=self.name,
             modality=self.entry.modality,
             split=item.info["split"],
-            inputs={"question": Input(data=question_text(row["question"], options),
-                                      encoding="text")},
+            inputs={
+                "question": Input(data=question_text(row["question"], options), encoding="text")
+            },
             labels={"answer": label},
             meta={"source_file": item.info["file"]},
         ).validate()

@@ -108,7 +108,8 @@ class VqaRadAdapter(Adapter):
         crossing = sum(len(s) > 1 for s in image_splits.values())
         if crossing:
             log.info(
-                "vqa_rad: the official split puts %d of %d images in train and test", crossing,
+                "vqa_rad: the official split puts %d of %d images in train and test",
+                crossing,
                 len(image_splits),
             )
         for item in items:
@@ -120,13 +121,17 @@ class VqaRadAdapter(Adapter):
     def _split(self, info: dict[str, Any], image_has_test: bool) -> str:
         if self.config["split"] == "official":
             return carve_val(
-                info["official_split"], info["image_name"], float(self.config["val_fraction"]),
+                info["official_split"],
+                info["image_name"],
+                float(self.config["val_fraction"]),
                 int(self.config["seed"]),
             )
         if image_has_test:
             return "test"
         return carve_val(
-            "train", info["image_name"], float(self.config["val_fraction"]),
+            "train",
+            info["image_name"],
+            float(self.config["val_fraction"]),
             int(self.config["seed"]),
         )
 
