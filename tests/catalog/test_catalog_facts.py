@@ -63,7 +63,8 @@ def test_multimed_additions_and_echonet(catalog):
         assert entry.modality == modality, name
     echo = catalog.get("echonet_dynamic")
     assert echo.modality == "ultrasound_video"
-    assert {t.type for t in echo.tasks} == {"regression", "segmentation"}
+    # EF regression, the EF < 50% reduced-EF class, and the ED/ES left-ventricle masks
+    assert {t.type for t in echo.tasks} == {"regression", "binary", "segmentation"}
 
 
 def test_each_owned_file_holds_the_entry_of_its_name():
