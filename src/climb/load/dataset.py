@@ -79,6 +79,14 @@ def channels_first(image: np.ndarray) -> np.ndarray:
     return image if axes == tuple(range(image.ndim)) else image.transpose(axes)
 
 
+def frames_channels_first(clip: np.ndarray) -> np.ndarray:
+    """A stored clip T x H x W x C (C in 1, 3) -> T x C x H x W (a view), the layout video
+    encoders take; other arrays unchanged."""
+    if clip.ndim == 4 and clip.shape[-1] in (1, 3):
+        return clip.transpose(0, 3, 1, 2)
+    return clip
+
+
 def _batch_channels_first(batch: np.ndarray, tensor: torch.Tensor):
     """:func:`channels_first` applied to each sample of a batch (views of both)."""
     axes = _channels_first_axes(batch.shape[1:])
@@ -110,7 +118,8 @@ def to_sample(row: dict[str, Any], decode: bool = True) -> dict[str, Any]:
 
     ``labels`` are keyed by task_key (``dataset.task``); encoded images/videos are decoded
     to channel-first uint8 arrays when ``decode`` is true, and array inputs named ``image``
-    (stored H x W [x C], as records hold them) are made channel-first.
+    (stored H x W [x C], as records hold them) are made channel-first, ``video`` clips
+    (T x H x W x C) frame-wise channel-first (T x C x H x W).
     """
     dataset = row["dataset"]
     inputs = {}
@@ -120,6 +129,8 @@ def to_sample(row: dict[str, Any], decode: bool = True) -> dict[str, Any]:
             value = decode_encoded(value, attrs.get("encoding"))
         elif name == "image" and isinstance(value, np.ndarray):
             value = channels_first(value)
+        elif name == "video" and isinstance(value, np.ndarray):
+            value = frames_channels_first(value)
         inputs[name] = value
     return {
         "inputs": inputs,
@@ -569,6 +580,8 @@ class StoreDataset(torch.utils.data.Dataset):
             tensor = tensors[name]
             if name == "image":  # as to_sample does for array images
                 buf, tensor = _batch_channels_first(buf, tensor)
+            elif name == "video" and buf.ndim == 5 and buf.shape[-1] in (1, 3):
+                buf, tensor = buf.transpose(0, 1, 4, 2, 3), tensor.permute(0, 1, 4, 2, 3)
             views = [buf[p] for p in range(len(samples))]
             for sample, view in zip(samples, views, strict=True):
                 sample["inputs"][name] = view

@@ -45,11 +45,14 @@ class SliceVolumeEncoder(nn.Module):
         image: config of the 2D image encoder (``climb.models.encoders.image``).
         pooling: ``mean`` or ``attention``.
         max_slices: evenly subsample at most this many slices (None = all).
+        window: ``[centre, width]`` (e.g. HU of ``read.standardize_volume.HU_WINDOWS``): a
+            non-uint8 volume (int16 HU) is mapped to [0, 1] over it first; None = as given.
     """
 
     def __init__(self, image: dict[str, Any], pooling: str = "mean",
-                 max_slices: int | None = 32):
+                 max_slices: int | None = 32, window: list[float] | None = None):
         super().__init__()
+        self.window = None if window is None else (float(window[0]), float(window[1]))
         from climb.models.encoders.image import HFImageEncoder
 
         self.image = HFImageEncoder(**{k: v for k, v in image.items() if k != "type"})
@@ -58,6 +61,9 @@ class SliceVolumeEncoder(nn.Module):
         self.out_dim = self.image.out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.window is not None and x.dtype != torch.uint8:
+            centre, width = self.window
+            x = ((x.float() - (centre - width / 2)) / width).clamp(0.0, 1.0)
         if x.dim() == 4:  # [B, D, H, W] -> [B, D, 1, H, W]
             x = x.unsqueeze(2)
         elif x.dim() == 5:  # [B, C, D, H, W] -> [B, D, C, H, W]
