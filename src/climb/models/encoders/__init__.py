@@ -22,6 +22,7 @@ def _registry() -> dict[str, type[nn.Module]]:
     from climb.models.encoders.eeg import BIOTEncoder
     from climb.models.encoders.graph import GraphEncoder
     from climb.models.encoders.image import HFImageEncoder
+    from climb.models.encoders.sequence import ExpressionMLP, SequenceCNN
     from climb.models.encoders.tabular import TabularMLP
     from climb.models.encoders.text import TextEncoder
     from climb.models.encoders.video import FrameVideoEncoder, VideoMAEEncoder
@@ -33,6 +34,8 @@ def _registry() -> dict[str, type[nn.Module]]:
         "graph": GraphEncoder,
         "image": HFImageEncoder,
         "mlp": TabularMLP,
+        "expression_mlp": ExpressionMLP,
+        "sequence_cnn": SequenceCNN,
         "text": TextEncoder,
         "video_frames": FrameVideoEncoder,
         "videomae": VideoMAEEncoder,
@@ -46,6 +49,8 @@ ENCODERS = (
     "graph",
     "image",
     "mlp",
+    "expression_mlp",
+    "sequence_cnn",
     "text",
     "video_frames",
     "videomae",
