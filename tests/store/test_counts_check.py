@@ -17,6 +17,8 @@ from climb.catalog.schema import SampleCounts
 from climb.store.prepare import DOWNLOAD_LOCKFILE, CountsCheckError, prepare
 from tests.store import synthetic
 
+pytestmark = pytest.mark.counts_check
+
 NAME = synthetic.NAME
 # 12 records of 6 patients; official folds: 8 train, 2 val, 2 test
 FOLDS = {f"rec{i:04d}": "train" if i < 8 else "val" if i < 10 else "test" for i in range(12)}
