@@ -1,9 +1,10 @@
 """Tiny prepared stores of CT volumes and echo clips, for the codec, loader and training tests.
 
-CT: DICOM series written with pydicom from its ``CT_small.dcm`` (real CT pixels, 128 x 128,
-5 mm apart), prepared by the ``testing.dicom_series`` adapter (int16 D x H x W volumes);
-class ``b`` series carry a bright disc. Echo: the EchoNet-Dynamic fixture (AVI videos of real
-ultrasound frames) prepared by the ``echonet_dynamic`` adapter (uint8 T x H x W x 3 clips).
+CT: DICOM series written with pydicom from its ``CT_small.dcm`` (real CT pixels, 2 x 2
+averaged to 64 x 64, 5 mm apart), prepared by the ``testing.dicom_series`` adapter (int16
+D x H x W volumes); class ``b`` series carry a bright disc. Echo: the EchoNet-Dynamic
+fixture (AVI videos of real ultrasound frames) prepared by the ``echonet_dynamic`` adapter
+(uint8 T x H x W x 3 clips).
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ def write_ct_series(raw: Path, n: int = 10, slices: int = 6) -> Path:
     for tag in ("PatientName", "PatientID", "PatientBirthDate"):
         if tag in base:
             setattr(base, tag, "")
-    pixels = base.pixel_array.astype(np.int16)
+    # 64 x 64 (2 x 2 means of the 128 x 128 pixels, 1.32 mm): small enough for fast tests
+    pixels = base.pixel_array.astype(np.float32).reshape(64, 2, 64, 2).mean((1, 3))
+    pixels = pixels.astype(np.int16)
+    base.Rows, base.Columns = pixels.shape
+    base.PixelSpacing = [2 * float(v) for v in base.PixelSpacing]
     yy, xx = np.mgrid[: pixels.shape[0], : pixels.shape[1]]
     rng = np.random.default_rng(0)
     rows = []
@@ -54,8 +59,8 @@ def write_ct_series(raw: Path, n: int = 10, slices: int = 6) -> Path:
         label = i % 2
         folder = raw / "series" / f"v{i:03d}"
         folder.mkdir(parents=True)
-        cy, cx = rng.integers(40, 88, 2)
-        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < 15**2
+        cy, cx = rng.integers(20, 44, 2)
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < 8**2
         for k in range(slices):
             ds = copy.deepcopy(base)
             px = np.roll(pixels, 3 * k + i, axis=0) + rng.integers(-10, 10, pixels.shape)
