@@ -1,7 +1,7 @@
 """`climb demo`: the whole flow, end to end, on the real data that ships with climb.
 
-prepare (7 bundled sets) -> train (single-task, multitask, few-shot, fusion, modality
-subsets) -> evaluate
+prepare (8 bundled sets) -> train (single-task, multitask, few-shot, fusion, modality
+subsets, an augmented ConvNeXt V2 on DICOM images) -> evaluate
 (patient-level bootstrap CIs, robustness) -> report (HTML + Markdown). No network.
 
 What is real and what is not:
@@ -9,14 +9,18 @@ What is real and what is not:
 - every input and label is real data copied from public sources (``climb/demo_data``,
   provenance in ``PROVENANCE.md``): MIT-BIH record 100 beats + their RR intervals, the PTB
   12-lead record s0010_re, UCI EEG eye state, BCI-II finger movements, Indiana University
-  chest X-ray reports, mouse DTI connectomes, Wisconsin breast cancer;
+  chest X-ray reports, mouse DTI connectomes, Wisconsin breast cancer, and 45 clinical DICOM
+  images from pydicom's test files (NEMA WG04, TCIA, GDCM, pcir.org, Barré), labelled with
+  their own Modality tag (CR / CT / MR / US) and grouped by patient so that re-encodings of one
+  image share a split;
 - the only synthetic signals are the robustness corruptions (noise, baseline wander, powerline,
   channel dropout...) that the evaluation adds on purpose;
 - fusion joins only inputs of the same sample: a MIT-BIH beat's waveform with the RR intervals
   around that same beat. No unrelated samples are ever paired.
 
 The MIT-BIH and EEG sets are single-subject recordings split by time (their catalog entries say
-so), so their numbers show that the machinery works, not clinical performance.
+so), and the DICOM set has 11 patient groups, so their numbers show that the machinery works
+(decode -> png store -> augmentation -> train -> evaluate), not clinical performance.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ DEMO_SETS = (
     "demo_iu_xray_reports",
     "demo_mouse_connectomes",
     "demo_breast_cancer",
+    "demo_dicom_modality",
 )
 
 # Tiny encoders so the demo trains in minutes on a laptop CPU; the same keys take full-size
@@ -54,6 +59,16 @@ EEG = {"type": "biot", "dim": 32, "depth": 2, "heads": 4, "n_fft": 32, "hop": 16
        "max_channels": 32}
 TABULAR = {"type": "mlp", "in_features": 30, "hidden": [32]}
 GRAPH = {"type": "graph", "conv": "gatv2", "in_channels": 8, "hidden": 32, "layers": 2, "heads": 2}
+# A fresh two-stage ConvNeXt V2 on grey 64 x 64 tiles (no download; configs/cxr_convnext.yaml
+# is the full-size one).
+IMAGE = {"type": "image", "arch": "convnextv2", "pretrained": None, "normalize": "none",
+         "config": {"num_channels": 1, "hidden_sizes": [16, 32], "depths": [1, 1],
+                    "image_size": 64}}
+# The 2D augmentation stage (climb.load.transforms), training batches only.
+IMAGE_TRANSFORMS = {"image": [{"random_resized_crop": {"scale": [0.7, 1.0]}},
+                              {"flip": {"p": 0.5}}, {"rotate": {"degrees": 10}},
+                              {"brightness": {"delta": 0.1}},
+                              {"contrast": {"factor": [0.8, 1.2]}}]}
 
 
 @dataclass
@@ -142,6 +157,12 @@ def training_plan(plan: DemoPlan, store: Path, runs: Path, text_vocab: Path | No
     out.append(("single-task tabular: breast cancer", _cfg(
         "single_breast_cancer", "single", ["demo_breast_cancer"], {"tabular": TABULAR},
         epochs=e * 2, **c)))
+    # Real DICOM images (decode -> png store -> augment -> ConvNeXt V2): modality CR/CT/MR/US.
+    out.append(("single-task imaging: DICOM modality (ConvNeXt V2, augmented)", _cfg(
+        "single_dicom_modality", "single", ["demo_dicom_modality"], {"image": IMAGE},
+        epochs=e, data={"store": str(store), "datasets": ["demo_dicom_modality"],
+                        "batch_size": 32},
+        loss={"class_weights": "balanced"}, transforms=IMAGE_TRANSFORMS, **c)))
     if not plan.fast:
         out.append(("single-task graph: mouse connectome genotype", _cfg(
             "single_mouse_graph", "single", ["demo_mouse_connectomes"], {"graph": GRAPH},
@@ -271,11 +292,12 @@ def run_demo(out: Path, fast: bool = False, console: Console | None = None) -> d
     console.print(study_table(study))
     console.print(
         "[bold]Real data:[/] every input and label (MIT-BIH 100, PTB s0010_re, UCI EEG eye state,"
-        " BCI-II finger movements, IU X-ray reports, mouse connectomes, Wisconsin breast cancer;"
-        " see climb/demo_data/PROVENANCE.md).\n"
+        " BCI-II finger movements, IU X-ray reports, mouse connectomes, Wisconsin breast cancer,"
+        " pydicom's clinical DICOM images; see climb/demo_data/PROVENANCE.md).\n"
         "[bold]Synthetic:[/] only the robustness corruptions added during evaluation.\n"
-        "[bold]Caveat:[/] MIT-BIH and the EEG sets are single subjects split by time: the numbers"
-        " show the machinery, not clinical performance.",
+        "[bold]Caveat:[/] MIT-BIH and the EEG sets are single subjects split by time, the DICOM"
+        " modality set has 11 patients: the numbers show the machinery, not clinical"
+        " performance.",
         highlight=False,
     )
     console.print(f"[bold green]report:[/] {index}   ({timings['total']:.0f} s in all)")

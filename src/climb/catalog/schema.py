@@ -29,6 +29,7 @@ Modality = Literal[
     "ct",
     "mri",
     "ultrasound",
+    "radiology",  # mixed radiology images (CR/CT/MR/US...): modality recognition
     "ultrasound_video",
     "endoscopy_video",
     "brain_network",
