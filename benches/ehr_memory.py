@@ -5,12 +5,14 @@
 Writes a synthetic MIMIC-IV layout per scale (``rows x scale`` labevents rows, gzipped CSV with
 the official columns; one admission per 200 lab rows, two admissions per patient; 8 of the lab
 itemids in the default item set, the rest outside it; a third of the rows before admission or
-after 48 h), then runs ``MimicIvAdapter.items()`` (the whole DuckDB aggregation + parquet
-cache) in a child process and reports the child's peak RSS (its ``resource.getrusage``
-ru_maxrss), its wall time, and the size of the gzipped labevents.
+after 48 h), then, in a child process, runs ``MimicIvAdapter.items()`` (the whole DuckDB pass
+into the Parquet work cache) and streams every record (``records()``: iter_batches over the
+cache), and reports the child's peak RSS (its ``resource.getrusage`` ru_maxrss), its wall
+time, and the size of the gzipped labevents.
 
 If memory grew with the table, 10x rows would need about 10x RSS; out of core it stays near the
-DuckDB ``memory_limit`` plus the per-admission result (which grows with admissions, not rows).
+DuckDB ``memory_limit`` plus the list of items (a small object per admission, which grows
+with admissions, not with event rows).
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ import duckdb
 CHILD = """
 import resource, sys
 from climb.adapt.ehr.mimic_iv import MimicIvAdapter
-adapter = MimicIvAdapter(config={"cache_dir": sys.argv[2], "memory_limit": sys.argv[3]})
-items = adapter.items(sys.argv[1])
-print(len(items), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+adapter = MimicIvAdapter(config={"work_dir": sys.argv[2], "memory_limit": sys.argv[3]})
+adapter.ensure_cache(sys.argv[1])
+after_pass = peak()
+n = sum(1 for _ in adapter.records(sys.argv[1]))
+print(n, after_pass, peak())
 """
 
 LAB_ITEMS = [50912, 50971, 50983, 50902, 50882, 51006, 50931, 51222, 51000, 51001, 51002, 51003]
@@ -84,8 +90,9 @@ def write_layout(root: Path, rows: int) -> Path:
     return root
 
 
-def run_child(raw: Path, cache: Path, memory_limit: str) -> tuple[float, float, int]:
-    """(peak RSS MiB of the child, wall seconds, admissions) of one items() run.
+def run_child(raw: Path, cache: Path, memory_limit: str) -> tuple[float, float, float, int]:
+    """(peak RSS MiB after the DuckDB pass, peak RSS MiB of the whole child, wall seconds,
+    records) of one items() + records() run.
 
     The child reports its own ``getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux)."""
     start = time.perf_counter()
@@ -94,27 +101,30 @@ def run_child(raw: Path, cache: Path, memory_limit: str) -> tuple[float, float, 
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     wall = time.perf_counter() - start
-    n, peak_kib = out.stdout.strip().splitlines()[-1].split()
-    return int(peak_kib) / 1024.0, wall, int(n)
+    n, pass_kib, peak_kib = out.stdout.strip().splitlines()[-1].split()
+    return int(pass_kib) / 1024.0, int(peak_kib) / 1024.0, wall, int(n)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000, help="labevents rows at 1x")
     parser.add_argument("--scales", default="1,10")
-    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit")
+    parser.add_argument("--memory-limit", default="512MB", help="DuckDB memory_limit")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
-    print("| scale | labevents rows | gz MiB | admissions | peak RSS MiB | wall s |")
-    print("|---|---|---|---|---|---|")
+    print(f"DuckDB memory_limit {args.memory_limit}")
+    print("| scale | labevents rows | gz MiB | records | peak RSS MiB, DuckDB pass | "
+          "peak RSS MiB, whole run | wall s |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="climb-ehr-bench-") as tmp:
         for scale in scales:
             rows = args.rows * scale
             raw = write_layout(Path(tmp) / f"x{scale}", rows)
             size = (raw / "hosp" / "labevents.csv.gz").stat().st_size / 2**20
-            rss, wall, n = run_child(raw, Path(tmp) / f"cache{scale}", args.memory_limit)
-            print(f"| {scale}x | {rows:,} | {size:.0f} | {n:,} | {rss:.0f} | {wall:.1f} |",
-                  flush=True)  # fmt: skip
+            at_pass, rss, wall, n = run_child(raw, Path(tmp) / f"cache{scale}",
+                                              args.memory_limit)
+            print(f"| {scale}x | {rows:,} | {size:.0f} | {n:,} | {at_pass:.0f} | {rss:.0f} | "
+                  f"{wall:.1f} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

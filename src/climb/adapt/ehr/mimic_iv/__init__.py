@@ -373,10 +373,14 @@ class MimicIvAdapter(Adapter):
     def records(self, raw_dir: Path) -> Iterable[Record]:
         """All records, streamed from the work cache one batch of admissions at a time."""
         raw_dir = Path(raw_dir)
-        by_key = {i.key: i for i in self.items(raw_dir)}
+        items = iter(self.items(raw_dir))  # in the cache's order (sorted by hadm_id)
+        links = self._link_tables_of(raw_dir)
         for batch in self._batches(self.cache_path(raw_dir)):
             for row in batch.to_pylist():
-                yield self.record(row, by_key[str(row["hadm_id"])], self._link_tables_of(raw_dir))
+                item = next(items)
+                if item.key != str(row["hadm_id"]):
+                    raise RecordError(item.source, "work cache order differs from the items")
+                yield self.record(row, item, links)
 
     def _link_tables_of(self, raw_dir: Path) -> tuple[Path | None, Path | None]:
         key = str(raw_dir)
