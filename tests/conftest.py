@@ -32,13 +32,21 @@ def real_data() -> Path:
 
 
 
-@pytest.fixture(autouse=True)
-def _fixture_sized_datasets(request, monkeypatch):
+@pytest.fixture(scope="session", autouse=True)
+def _fixture_sized_datasets():
     """Fixtures are tiny copies of real datasets, so `prepare`'s check of the records against
-    the catalog's counts is off (``CLIMB_COUNTS_CHECK=off``, inherited by subprocesses)
-    except in tests marked ``counts_check``."""
-    if request.node.get_closest_marker("counts_check") is None:
-        monkeypatch.setenv("CLIMB_COUNTS_CHECK", "off")
+    the catalog's counts is off for the whole session (``CLIMB_COUNTS_CHECK=off``, inherited
+    by subprocesses; module- and session-scoped stores too) except in tests marked
+    ``counts_check``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLIMB_COUNTS_CHECK", "off")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _counts_check_marker(request, monkeypatch):
+    if request.node.get_closest_marker("counts_check") is not None:
+        monkeypatch.delenv("CLIMB_COUNTS_CHECK", raising=False)
 
 
 @pytest.fixture()

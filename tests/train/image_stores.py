@@ -1,8 +1,9 @@
 """A prepared store of two small PNG image datasets (written with Pillow, prepared by the
 ``testing.png_folder`` adapter) and a tiny ConvNeXt V2 image encoder, for training tests.
 
-Stands in for the chest X-ray adapters (two datasets, one image input, patient ids) until
-their fixtures exist; the images are 32 x 32 RGB with a class-dependent bright square.
+Used by the augmentation tests (tests/train/test_transforms.py), which need a learnable
+signal: the images are 32 x 32 RGB with a class-dependent bright square. The CXR configs train
+on stores prepared from the chest X-ray fixtures instead (tests/train/test_cxr_configs.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Training-time augmentation (``transforms:``): config schema, seeded and reproducible runs,
-never applied at validation/prediction, and the image configs training out of the box."""
+never applied at validation/prediction (the image configs: tests/train/test_cxr_configs.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import torch
 from climb.train.config import ConfigError, load_config
 from tests.train.image_stores import IMAGE_SETS, TINY_IMAGE, build_image_store
 
-ROOT = Path(__file__).resolve().parents[2]
 AUGMENT = {
     "image": [
         {"random_resized_crop": {"scale": [0.6, 1.0]}},
@@ -62,12 +61,6 @@ def _train(cfg: dict[str, Any], *overrides: str) -> dict[str, Any]:
     from climb.train.runner import run
 
     return run(load_config(None, list(overrides), base=cfg))
-
-
-def _train_file(path: Path, *overrides: str) -> dict[str, Any]:
-    from climb.train.runner import run
-
-    return run(load_config(path, list(overrides)))
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -200,66 +193,5 @@ def test_transforms_never_touch_validation_or_predictions(image_store, tmp_path)
 
 
 # ------------------------------------------------------------------ image configs
-
-
-def test_cxr_convnext_config_trains_on_images(image_store, tmp_path):
-    path = ROOT / "configs" / "cxr_convnext.yaml"
-    cfg = load_config(path, [f"data.store={image_store}"])
-    assert cfg["model"]["encoders"]["image"]["pretrained"] == "facebook/convnextv2-base-22k-224"
-    assert [next(iter(op)) for op in cfg["transforms"]["image"]] == [
-        "random_resized_crop",
-        "flip",
-        "rotate",
-        "brightness",
-        "contrast",
-    ]
-    tiny = (
-        "model.encoders.image={pretrained: null, arch: convnextv2, config: {hidden_sizes: "
-        "[8, 16], depths: [1, 1], image_size: 32}}"
-    )
-    metrics = _train_file(
-        path,
-        f"data.store={image_store}",
-        f"run.dir={tmp_path}",
-        f"data.datasets=[{IMAGE_SETS[0]}]",
-        tiny,
-        *CPU,
-        "data.batch_size=6",
-        "trainer.max_steps=3",
-        "trainer.max_epochs=1",
-        "optim.warmup_steps=1",
-        "run.predict=[test]",
-    )
-    key = f"{IMAGE_SETS[0]}.finding"
-    assert metrics["global_step"] == 3
-    assert set(metrics["tasks"]) == {key}
-    preds = pd.read_parquet(tmp_path / "cxr_convnext" / "predictions" / "test.parquet")
-    assert len(preds) > 0 and all(len(s) == 2 for s in preds["scores"])
-
-
-def test_multitask_cxr_config_mixes_two_image_datasets(image_store, tmp_path):
-    path = ROOT / "configs" / "multitask_cxr.yaml"
-    cfg = load_config(path, [f"data.store={image_store}"])
-    assert cfg["regime"] == "multitask" and cfg["data"]["datasets"] == ["chexpert", "mimic_cxr"]
-    tiny = (
-        "model.encoders.image={pretrained: null, arch: convnextv2, config: {hidden_sizes: "
-        "[8, 16], depths: [1, 1], image_size: 32}}"
-    )
-    metrics = _train_file(
-        path,
-        f"data.store={image_store}",
-        f"run.dir={tmp_path}",
-        f"data.datasets=[{','.join(IMAGE_SETS)}]",
-        tiny,
-        *CPU,
-        "data.batch_size=8",
-        "trainer.max_steps=3",
-        "trainer.max_epochs=1",
-        "optim.warmup_steps=1",
-        "loss.drpo.refit_every=1",
-        "run.predict=[val]",
-    )
-    assert metrics["regime"] == "multitask" and metrics["global_step"] == 3
-    assert set(metrics["tasks"]) == {f"{name}.finding" for name in IMAGE_SETS}
-    preds = pd.read_parquet(tmp_path / "multitask_cxr" / "predictions" / "val.parquet")
-    assert set(preds["dataset"]) == set(IMAGE_SETS)
+# configs/cxr_convnext.yaml and configs/multitask_cxr.yaml train on stores prepared from the
+# MIMIC-CXR and CheXpert fixtures: tests/train/test_cxr_configs.py.
