@@ -79,9 +79,10 @@ def test_clip_codecs(clip):
 
 def test_which_arrays_each_codec_takes(ct, clip):
     codec = StoreCodec()
-    assert (codec.volume, codec.video, codec.codec) == ("zstd_shuffle", "png_frames", "png")
+    assert (codec.volume, codec.video, codec.codec) == ("zstd_shuffle", "zstd", "png")
     assert is_volume(ct) and not is_clip(ct) and is_clip(clip) and not is_volume(clip)
-    assert codec.encode(ct)[1] == "zstd_shuffle" and codec.encode(clip)[1] == "png_frames"
+    assert codec.encode(ct)[1] == "zstd_shuffle" and codec.encode(clip)[1] == "zstd"
+    assert StoreCodec(video="png_frames").encode(clip)[1] == "png_frames"
     assert codec.encode(clip[0])[1] == "png"  # one frame is a 2D image
     assert codec.encode(ct.astype(np.float32)) is None  # floats stay raw
     assert codec.encode(np.zeros((12, 500), np.int16)) is None  # a signal stays raw
@@ -137,7 +138,7 @@ def test_manifest_records_the_codecs_and_shards_shrink(stores):
         expected = "raw" if kind == "raw" else "zstd_shuffle"
         assert manifest["config"]["volume"] == {"codec": expected}
         video = json.loads((stores[kind] / "echonet_dynamic" / "manifest.json").read_text())
-        assert video["config"]["video"] == {"codec": "raw" if kind == "raw" else "png_frames"}
+        assert video["config"]["video"] == {"codec": "raw" if kind == "raw" else "zstd"}
         table = pq.read_table(ds_dir / manifest["shards"][0]["path"])
         attrs = [json.loads(a) for a in table.column("input.volume.attrs").to_pylist()]
         assert all(a.get("encoding") == (None if kind == "raw" else expected) for a in attrs)

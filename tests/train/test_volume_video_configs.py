@@ -1,6 +1,6 @@
 """configs/ct_volume_slices.yaml, echo_video_frames.yaml and video_videomae.yaml train (with
 their augmentation) and evaluate on tiny stores written through ``prepare``: CT series from
-pydicom's CT_small.dcm (zstd_shuffle volumes) and the EchoNet-Dynamic fixture (png_frames
+pydicom's CT_small.dcm (zstd_shuffle volumes) and the EchoNet-Dynamic fixture (zstd
 clips), with tiny encoders in place of the pretrained ones (no download)."""
 
 from __future__ import annotations

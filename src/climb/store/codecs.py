@@ -166,7 +166,11 @@ class ImageCodec:
 # - ``h264``: lossy, an MP4 (H.264, yuv444p, crf ``video.crf``) through PyAV (clips only).
 #
 # Defaults, from benches/volume_codecs.py (table in docs/architecture.md): volumes
-# ``zstd_shuffle`` and clips ``png_frames`` (see VOLUME_DEFAULT_CODEC / VIDEO_DEFAULT_CODEC).
+# ``zstd_shuffle`` (int16 HU 64 x 128 x 128: 2.3x smaller than raw, 1.2x smaller than plain
+# zstd, ~150-300 volumes/s decoded per worker), clips ``zstd`` (16 x 112 x 112 x 3 echo:
+# 5.5x smaller than raw, smaller than png_frames' 4.7x and ~7x faster to decode, ~1-2k
+# clips/s). The lossy ``jpeg_frames`` (18x, 44 dB) and ``h264`` (64x, 41 dB, slow to decode)
+# are for corpora where disk matters more than bit-exactness.
 
 VOLUME_CODEC_KEY = "volume.codec"
 VIDEO_CODEC_KEY = "video.codec"
@@ -179,7 +183,7 @@ VIDEO_CODECS = ("raw", "zstd", "zstd_shuffle", "png_frames", "jpeg_frames", "h26
 ARRAY_ENCODINGS = frozenset({"zstd", "zstd_shuffle", "png_frames", "jpeg_frames", "h264"})
 ARRAY_LOSSLESS = frozenset({"raw", "zstd", "zstd_shuffle", "png_frames"})
 VOLUME_DEFAULT_CODEC = "zstd_shuffle"
-VIDEO_DEFAULT_CODEC = "png_frames"
+VIDEO_DEFAULT_CODEC = "zstd"
 VIDEO_DEFAULT_CRF = 18
 #: zstd level: 3 (zstd's default) is within a few % of 9 on CT and several times faster.
 ZSTD_LEVEL = 3
@@ -217,6 +221,10 @@ def _shuffle(array: np.ndarray) -> bytes:
 def _unshuffle(data: bytes, dtype: np.dtype, count: int) -> np.ndarray:
     size = dtype.itemsize
     planes = np.frombuffer(data, dtype=np.uint8)
+    if size == 2 and np.little_endian:  # contiguous passes; a strided copy is 5x slower
+        joined = planes[count:].astype(np.uint16) << 8  # memory: first plane, second plane
+        joined |= planes[:count]
+        return joined.view(dtype)
     if size > 1:
         planes = np.ascontiguousarray(planes.reshape(size, count).T)
     return planes.view(dtype)
