@@ -90,6 +90,7 @@ def measure(array: np.ndarray, codec: str, seconds: float) -> dict[str, float]:
     if codec == "raw":
         data, encode_ms = array.tobytes(), 0.0
     else:
+        encode_array(array, codec)  # warm-up: codec contexts, imports
         start = time.perf_counter()
         data = encode_array(array, codec)
         encode_ms = 1000 * (time.perf_counter() - start)
