@@ -52,3 +52,19 @@ def test_prepare_quarantines_the_case_without_imaging(raw, tmp_path, caplog):
     assert "NIfTI file not found" in manifest["quarantined"][0]["error"]
     assert sum(c["samples"] for c in manifest["counts"].values()) == len(fixture.CASES) - 1
     assert str(raw) not in text  # errors and logs name the source, not the machine's path
+
+
+def test_segmentation_lands_on_the_volumes_grid(raw):
+    item = next(i for i in get_adapter("kits23").items(raw) if i.key == "case_00002")
+    # no resampling, no crop: the mask is the file's labels in the volume's (RAS+) order
+    (rec,) = get_adapter("kits23", {"spacing": None, "shape": None}).load(raw, item)
+    img = nibabel.as_closest_canonical(
+        nibabel.load(raw / "kits23" / "dataset" / "case_00002" / "segmentation.nii.gz"))
+    assert np.array_equal(rec.labels["segmentation"],
+                          np.asarray(img.dataobj).transpose(2, 1, 0).astype(np.uint8))
+    # resampled and cropped like the volume: labels agree with the HU they were drawn from
+    (rec,) = get_adapter("kits23", fixture.CONFIG).load(raw, item)
+    mask, volume = rec.labels["segmentation"], rec.inputs["volume"].data
+    assert mask.shape == volume.shape and mask.dtype == np.uint8
+    assert set(np.unique(mask)) <= {0, 1, 2} and (mask == 2).any()
+    assert ((mask >= 1) == (volume > 0)).mean() > 0.9

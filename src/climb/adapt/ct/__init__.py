@@ -21,11 +21,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from climb.errors import RecordError
 from climb.read.dicom import read_dicom_series
 from climb.read.metaimage import read_metaimage
 from climb.read.nifti import read_nifti
-from climb.read.standardize_volume import VOLUME_DEFAULTS, standardize_volume
+from climb.read.standardize_volume import VOLUME_DEFAULTS, crop_or_pad, standardize_volume
 from climb.read.volume import Volume
 from climb.record import Input
 
@@ -78,6 +80,32 @@ def volume_input(volume: Volume, source: str, config: Mapping[str, Any]) -> Inpu
         spacing=None if stored is None else tuple(float(s) for s in stored),
         units=None if window is not None else "HU",
     )
+
+
+def label_map(labels: Volume, source: str, config: Mapping[str, Any]) -> np.ndarray:
+    """A segmentation label volume on the grid :func:`volume_input` gives its scan: nearest
+    neighbour resampling to ``spacing`` (the same output size and voxel centres as the
+    trilinear resampling, ``align_corners=False``), centre crop/pad to ``shape`` with 0
+    (background) -> ``uint8`` D x H x W."""
+    array = np.asarray(labels.array)
+    if labels.axes != "DHW" or array.size == 0:
+        raise RecordError(source, "the label volume is not one D x H x W volume")
+    if array.min() < 0 or array.max() > 255 or not np.all(np.equal(np.mod(array, 1), 0)):
+        raise RecordError(source, "label values are not whole numbers 0..255")
+    spacing = triple(config.get("spacing"), "spacing", float)
+    if spacing is not None:
+        if labels.spacing is None:
+            raise RecordError(source, "the label volume has no voxel spacing; cannot resample")
+        index = []
+        for n, s, t in zip(array.shape, labels.spacing, spacing, strict=True):
+            size = max(1, round(n * s / t))
+            centres = (np.arange(size) + 0.5) * (n / size) - 0.5
+            index.append(np.clip(np.rint(centres), 0, n - 1).astype(np.intp))
+        array = array[np.ix_(*index)]
+    shape = triple(config.get("shape"), "shape", int)
+    if shape is not None:
+        array = crop_or_pad(array, shape, 0)
+    return np.ascontiguousarray(array, dtype=np.uint8)
 
 
 def _decode(raw_dir: Path, source: str, reader: Callable[[Path], Volume], what: str) -> Volume:

@@ -12,8 +12,9 @@ Layout (the repository after ``kits23_download_data``)::
 
 One record per case, ``inputs["volume"]`` (see :mod:`climb.adapt.ct`, HU). Task
 ``malignancy`` (catalog): ``malignant`` true -> "malignant", false -> "benign"; a case
-without the field is missing (-1). The ``segmentation`` task is not exported yet (the masks
-need a nearest-neighbour resampling to the standard grid; ``segmentation`` is None).
+without the field is missing (-1). Task ``segmentation``: ``segmentation.nii.gz`` on the
+stored volume's grid (nearest neighbour, :func:`climb.adapt.ct.label_map`), ``uint8``
+0 background, 1 kidney, 2 tumor, 3 cyst; None where the case has no mask file.
 Only the training cases are public, so the split is a seeded hash of the case (the catalog's
 case-level 80/10/10); one case is one patient (the publisher's README). Meta: sex from
 ``gender`` and the decade of ``age_at_nephrectomy`` (never the exact age).
@@ -27,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.ct import VOLUME_CONFIG, read_nifti_source, volume_input
+from climb.adapt.ct import VOLUME_CONFIG, label_map, read_nifti_source, volume_input
 from climb.adapt.imaging import find_root, relative
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
 
 CLINICAL = "kits23.json"
 IMAGE = "imaging.nii.gz"
+MASK = "segmentation.nii.gz"
 
 
 def malignancy(value: Any) -> str | None:
@@ -81,6 +83,13 @@ class KiTS23Adapter(Adapter):
         except ValueError as err:
             raise RecordError(item.source, f"kits23.json {err}") from None
         volume = read_nifti_source(raw_dir, item.source)
+        mask_source = str(Path(item.source).with_name(MASK).as_posix())
+        mask = None
+        if (Path(raw_dir) / mask_source).is_file():
+            labels = read_nifti_source(raw_dir, mask_source)
+            if labels.array.shape != volume.array.shape:
+                raise RecordError(mask_source, "segmentation grid differs from its imaging's")
+            mask = label_map(labels, mask_source, self.config)
         meta = {"source_file": item.source}
         meta.update({k: item.info[k] for k in ("sex", "age_bucket") if item.info[k]})
         yield Record(
@@ -90,7 +99,7 @@ class KiTS23Adapter(Adapter):
             patient_id=item.key,
             inputs={"volume": volume_input(volume, item.source, self.config)},
             labels={"malignancy": self.mapper("malignancy").multiclass(native),
-                    "segmentation": None},
+                    "segmentation": mask},
             meta=meta,
         ).validate()
 
