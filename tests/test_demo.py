@@ -34,6 +34,11 @@ def test_demo_fast_end_to_end(tmp_path):
     for section in ("Multitask", "Few-shot", "Fusion", "Robustness", "Subgroup"):
         assert section.lower() in html.lower(), section
     assert list((out / "report").glob("*.png"))
+    # The bundled DICOM imaging set: prepared with its fixed split, trained, in the report.
+    assert summary["datasets"]["demo_dicom_modality"].startswith("train 132 (5 patients)")
+    assert "test 44 (5 patients)" in summary["datasets"]["demo_dicom_modality"]
+    assert "single_dicom_modality" in html and "demo_dicom_modality.modality" in html
+    assert any(r["run"] == "single_dicom_modality" for r in summary["headline"])
 
     # The headline numbers are read back from the runs' metrics files, and they are in the page.
     assert summary["headline"]
