@@ -36,13 +36,26 @@ def every_output(store: Path) -> str:
     return "\n".join(texts)
 
 
-def prepare_cli(name: str, raw: Path, out: Path, config: dict[str, Any],
-                caplog: pytest.LogCaptureFixture) -> tuple[dict[str, Any], str]:
+def prepare_cli(
+    name: str, raw: Path, out: Path, config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> tuple[dict[str, Any], str]:
     """Run ``climb -v prepare NAME`` -> (manifest, every text the run left)."""
     caplog.set_level(logging.DEBUG)
     result = CliRunner().invoke(
-        app, ["-v", "prepare", name, "--raw", str(raw), "--out", str(out), "--workers", "1",
-              *config_args(config)])
+        app,
+        [
+            "-v",
+            "prepare",
+            name,
+            "--raw",
+            str(raw),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            *config_args(config),
+        ],
+    )
     assert result.exit_code == 0, result.output + repr(result.exception)
     manifest = json.loads((out / name / "manifest.json").read_text())
     return manifest, "\n".join([result.output, caplog.text, every_output(out)])

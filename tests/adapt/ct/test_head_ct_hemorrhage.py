@@ -24,22 +24,31 @@ def raw(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def records(raw):
     adapter = get_adapter("head_ct_hemorrhage", fixture.CONFIG)
-    return {r.sample_id: r for i in adapter.items(raw) if i.key != f"{fixture.TRUNCATED:03d}"
-            for r in adapter.load(raw, i)}
+    return {
+        r.sample_id: r
+        for i in adapter.items(raw)
+        if i.key != f"{fixture.TRUNCATED:03d}"
+        for r in adapter.load(raw, i)
+    }
 
 
 def brain_png(hu: np.ndarray) -> np.ndarray:
     """Brain window (centre 40, width 80) -> uint8, then the adapter's 32 x 32 fit."""
     windowed = np.clip(np.rint((hu.astype(np.float64) - 0.0) * 255 / 80), 0, 255)
-    return standardize_image(windowed.astype(np.uint8), size=32, fit="crop", mode="L",
-                             resample="bilinear")
+    return standardize_image(
+        windowed.astype(np.uint8), size=32, fit="crop", mode="L", resample="bilinear"
+    )
 
 
 def test_slice_labels_follow_the_csv(raw, records):
     table = pd.read_csv(raw / fixture.FOLDER / "hemorrhage_diagnosis_raw_ct.csv")
     scanned = table[~table.PatientNumber.isin([fixture.TRUNCATED, fixture.NO_SCAN])]
-    want = {f"{p:03d}_{s:02d}": 1 - int(n) for p, s, n in
-            zip(scanned.PatientNumber, scanned.SliceNumber, scanned.No_Hemorrhage, strict=True)}
+    want = {
+        f"{p:03d}_{s:02d}": 1 - int(n)
+        for p, s, n in zip(
+            scanned.PatientNumber, scanned.SliceNumber, scanned.No_Hemorrhage, strict=True
+        )
+    }
     assert {k: r.labels["hemorrhage"] for k, r in records.items()} == want
     assert sorted(set(want.values())) == [0, 1]
     for key, rec in records.items():
@@ -60,10 +69,8 @@ def test_slice_number_counts_along_the_files_third_axis(raw, records, patient):
         assert int(np.argmin(errors)) == number - 1 and min(errors) < 1.0
 
 
-def test_prepare_groups_slices_by_patient_and_quarantines_the_truncated_scan(
-        raw, tmp_path, caplog):
-    manifest, _ = prepare_cli("head_ct_hemorrhage", raw, tmp_path / "store", fixture.CONFIG,
-                              caplog)
+def test_prepare_groups_slices_by_patient_and_quarantines_the_truncated_scan(raw, tmp_path, caplog):
+    manifest, _ = prepare_cli("head_ct_hemorrhage", raw, tmp_path / "store", fixture.CONFIG, caplog)
     (bad,) = manifest["quarantined"]
     assert bad["source"].endswith("ct_scans/052.nii") and "truncated" in bad["error"]
     assert sum(c["samples"] for c in manifest["counts"].values()) == 3 * fixture.DEPTH

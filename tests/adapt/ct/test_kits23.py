@@ -39,8 +39,9 @@ def test_malignancy_sex_age_and_the_volume_follow_the_case(raw):
         # the stored volume is the file's HU resampled and cropped, computed here from nibabel
         img = nibabel.as_closest_canonical(nibabel.load(dataset / item.key / "imaging.nii.gz"))
         hu = np.asarray(img.dataobj).transpose(2, 1, 0)
-        want = crop_or_pad(resample_volume(hu, fixture.SPACING, (6.0, 3.0, 3.0)),
-                           (4, 32, 32), -1024.0)
+        want = crop_or_pad(
+            resample_volume(hu, fixture.SPACING, (6.0, 3.0, 3.0)), (4, 32, 32), -1024.0
+        )
         got = rec.inputs["volume"].data
         assert got.dtype == np.int16 and np.abs(got - np.rint(want)).max() <= 1
 
@@ -48,7 +49,8 @@ def test_malignancy_sex_age_and_the_volume_follow_the_case(raw):
 def test_prepare_quarantines_the_case_without_imaging(raw, tmp_path, caplog):
     manifest, text = prepare_cli("kits23", raw, tmp_path / "store", fixture.CONFIG, caplog)
     assert [q["source"] for q in manifest["quarantined"]] == [
-        f"kits23/dataset/{fixture.NO_IMAGE}/imaging.nii.gz"]
+        f"kits23/dataset/{fixture.NO_IMAGE}/imaging.nii.gz"
+    ]
     assert "NIfTI file not found" in manifest["quarantined"][0]["error"]
     assert sum(c["samples"] for c in manifest["counts"].values()) == len(fixture.CASES) - 1
     assert str(raw) not in text  # errors and logs name the source, not the machine's path
@@ -59,9 +61,11 @@ def test_segmentation_lands_on_the_volumes_grid(raw):
     # no resampling, no crop: the mask is the file's labels in the volume's (RAS+) order
     (rec,) = get_adapter("kits23", {"spacing": None, "shape": None}).load(raw, item)
     img = nibabel.as_closest_canonical(
-        nibabel.load(raw / "kits23" / "dataset" / "case_00002" / "segmentation.nii.gz"))
-    assert np.array_equal(rec.labels["segmentation"],
-                          np.asarray(img.dataobj).transpose(2, 1, 0).astype(np.uint8))
+        nibabel.load(raw / "kits23" / "dataset" / "case_00002" / "segmentation.nii.gz")
+    )
+    assert np.array_equal(
+        rec.labels["segmentation"], np.asarray(img.dataobj).transpose(2, 1, 0).astype(np.uint8)
+    )
     # resampled and cropped like the volume: labels agree with the HU they were drawn from
     (rec,) = get_adapter("kits23", fixture.CONFIG).load(raw, item)
     mask, volume = rec.labels["segmentation"], rec.inputs["volume"].data

@@ -66,4 +66,7 @@ def test_prepare_quarantines_the_truncated_raw(raw, tmp_path, caplog):
     assert bad["source"] == "LNDb/data1/LNDb-0006.mhd" and "truncated" in bad["error"]
     counts = manifest["counts"]
     assert {s: counts[s]["samples"] for s in ("train", "val", "test")} == {
-        "train": 3, "val": 1, "test": 1}
+        "train": 3,
+        "val": 1,
+        "test": 1,
+    }

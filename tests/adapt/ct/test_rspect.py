@@ -30,8 +30,9 @@ def expected_exam(raw: Path) -> dict[str, int]:
     out = {}
     for study, rows in table.groupby("StudyInstanceUID"):
         neg, ind = int(rows["negative_exam_for_pe"].iloc[0]), int(rows["indeterminate"].iloc[0])
-        out[study] = CLASSES.index("negative_exam_for_pe" if neg else
-                                   "indeterminate" if ind else "pe_present")
+        out[study] = CLASSES.index(
+            "negative_exam_for_pe" if neg else "indeterminate" if ind else "pe_present"
+        )
     return out
 
 
@@ -43,7 +44,8 @@ def test_study_records_carry_exam_label_and_hu_volume(raw):
     records = {r.sample_id: r for i in good for r in adapter.load(raw, i)}
     expected = expected_exam(raw)
     assert {k: r.labels["exam_pe"] for k, r in records.items()} == {
-        k: v for k, v in expected.items() if k != fixture.MISSING_SLICE}
+        k: v for k, v in expected.items() if k != fixture.MISSING_SLICE
+    }
     assert sorted(set(expected.values())) == [0, 1, 2]  # every class is exercised
     for study, rec in records.items():
         assert rec.patient_id == rec.study_id == study and rec.split is None
@@ -65,8 +67,10 @@ def test_slice_records_follow_pe_present_on_image(raw):
     records = list(adapter.load(raw, item))
     table = pd.read_csv(raw / fixture.FOLDER / "train.csv", dtype=str)
     rows = table[table.StudyInstanceUID == item.key]
-    want = {f"{item.key}_{s}": int(p) for s, p in zip(rows.SOPInstanceUID,
-                                                       rows.pe_present_on_image, strict=True)}
+    want = {
+        f"{item.key}_{s}": int(p)
+        for s, p in zip(rows.SOPInstanceUID, rows.pe_present_on_image, strict=True)
+    }
     slices = {r.sample_id: r for r in records[1:]}
     assert {k: r.labels["image_pe"] for k, r in slices.items()} == want
     assert sum(want.values()) == 3

@@ -78,7 +78,8 @@ class HeadCTHemorrhageAdapter(Adapter):
         slices: dict[int, dict[int, int]] = {}
         for row in table.itertuples(index=False):
             slices.setdefault(int(row.PatientNumber), {})[int(row.SliceNumber)] = int(
-                row.No_Hemorrhage)
+                row.No_Hemorrhage
+            )
         items = []
         for scan in sorted((root / SCANS).glob("*.nii")):
             try:
@@ -86,24 +87,39 @@ class HeadCTHemorrhageAdapter(Adapter):
             except ValueError:
                 continue  # not a patient scan
             mask = root / MASKS / scan.name
-            items.append(Item(
-                source=relative(scan, raw_dir),
-                key=f"{patient:03d}",
-                info={"patient": patient, "slices": slices.get(patient, {}),
-                      "mask": relative(mask, raw_dir) if mask.is_file() else None},
-            ))
+            items.append(
+                Item(
+                    source=relative(scan, raw_dir),
+                    key=f"{patient:03d}",
+                    info={
+                        "patient": patient,
+                        "slices": slices.get(patient, {}),
+                        "mask": relative(mask, raw_dir) if mask.is_file() else None,
+                    },
+                )
+            )
         return items
 
     def _image(self, hu: np.ndarray) -> np.ndarray:
         window = self.config["window"]
         windowed = apply_window(hu, window if isinstance(window, str) else tuple(window))
-        return standardize_image(windowed, size=int(self.config["size"]),
-                                 fit=str(self.config["fit"]), mode="L", resample="bilinear")
+        return standardize_image(
+            windowed,
+            size=int(self.config["size"]),
+            fit=str(self.config["fit"]),
+            mode="L",
+            resample="bilinear",
+        )
 
     def _mask(self, mask: np.ndarray) -> np.ndarray:
         scaled = (mask > 0).astype(np.uint8) * 255
-        fitted = standardize_image(scaled, size=int(self.config["size"]),
-                                   fit=str(self.config["fit"]), mode="L", resample="bilinear")
+        fitted = standardize_image(
+            scaled,
+            size=int(self.config["size"]),
+            fit=str(self.config["fit"]),
+            mode="L",
+            resample="bilinear",
+        )
         return (fitted >= 128).astype(np.uint8)
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
@@ -132,7 +148,8 @@ class HeadCTHemorrhageAdapter(Adapter):
                 inputs={"image": Input(data=np.ascontiguousarray(image))},
                 labels={
                     "hemorrhage": hemorrhage.multiclass(
-                        "no_hemorrhage" if no_hemorrhage else "hemorrhage"),
+                        "no_hemorrhage" if no_hemorrhage else "hemorrhage"
+                    ),
                     "hemorrhage_segmentation": None if mask is None else self._mask(mask[d]),
                 },
                 meta={"source_file": item.source},

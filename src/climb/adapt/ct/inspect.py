@@ -61,8 +61,11 @@ _TRUE, _FALSE, _MISSING = {"true", "1", "1.0"}, {"false", "0", "0.0"}, {"censore
 
 def find_table(root: Path, stem: str) -> Path | None:
     """``<stem>_<date>.tsv`` (newest date), else ``<stem>.tsv`` / ``.csv`` (any case)."""
-    dated = sorted(p for p in root.iterdir()
-                   if re.fullmatch(rf"{re.escape(stem)}_\d{{8}}\.tsv", p.name, re.IGNORECASE))
+    dated = sorted(
+        p
+        for p in root.iterdir()
+        if re.fullmatch(rf"{re.escape(stem)}_\d{{8}}\.tsv", p.name, re.IGNORECASE)
+    )
     if dated:
         return dated[-1]
     for path in sorted(root.iterdir()):
@@ -112,22 +115,30 @@ class InspectAdapter(Adapter):
         mapping = read_table(find_table(root, "study_mapping"))
         items = []
         for impression_id, row in splits.iterrows():
-            image_id = (mapping["image_id"].get(impression_id) if "image_id" in mapping
-                        else None) or impression_id
+            image_id = (
+                mapping["image_id"].get(impression_id) if "image_id" in mapping else None
+            ) or impression_id
             label_row = labels.loc[impression_id] if impression_id in labels.index else None
-            items.append(Item(
-                source=relative(root / VOLUMES / f"{image_id}.nii.gz", raw_dir),
-                key=str(impression_id),
-                info={
-                    "person_id": str(row.get("person_id", "")).strip() or None,
-                    "image_id": str(image_id),
-                    "split": str(row.get("split", "")).strip().lower(),
-                    "labels": {task: (None if label_row is None else label_row.get(column))
-                               for task, column in TASK_COLUMNS.items()},
-                    "impression": (impressions["impressions"].get(impression_id)
-                                   if "impressions" in impressions else None),
-                },
-            ))
+            items.append(
+                Item(
+                    source=relative(root / VOLUMES / f"{image_id}.nii.gz", raw_dir),
+                    key=str(impression_id),
+                    info={
+                        "person_id": str(row.get("person_id", "")).strip() or None,
+                        "image_id": str(image_id),
+                        "split": str(row.get("split", "")).strip().lower(),
+                        "labels": {
+                            task: (None if label_row is None else label_row.get(column))
+                            for task, column in TASK_COLUMNS.items()
+                        },
+                        "impression": (
+                            impressions["impressions"].get(impression_id)
+                            if "impressions" in impressions
+                            else None
+                        ),
+                    },
+                )
+            )
         return sorted(items, key=lambda i: i.key)
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
@@ -140,8 +151,9 @@ class InspectAdapter(Adapter):
             try:
                 labels[task] = binary(value)
             except ValueError as err:
-                raise RecordError(item.source, f"labels table {TASK_COLUMNS[task]}: {err}") \
-                    from None
+                raise RecordError(
+                    item.source, f"labels table {TASK_COLUMNS[task]}: {err}"
+                ) from None
         volume = read_nifti_source(raw_dir, item.source)
         inputs = {"volume": volume_input(volume, item.source, self.config)}
         impression = " ".join(str(info["impression"] or "").split())

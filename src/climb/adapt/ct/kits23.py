@@ -57,8 +57,10 @@ class KiTS23Adapter(Adapter):
         try:
             cases = json.loads((root / CLINICAL).read_text())
         except (OSError, ValueError) as err:
-            raise RecordError(relative(root / CLINICAL, raw_dir),
-                              f"cannot read the clinical JSON ({type(err).__name__})") from None
+            raise RecordError(
+                relative(root / CLINICAL, raw_dir),
+                f"cannot read the clinical JSON ({type(err).__name__})",
+            ) from None
         if not isinstance(cases, list):
             raise RecordError(relative(root / CLINICAL, raw_dir), "not a list of cases")
         items = []
@@ -66,15 +68,17 @@ class KiTS23Adapter(Adapter):
             case_id = str(case.get("case_id") or "")
             if not case_id.startswith("case_"):
                 raise RecordError(relative(root / CLINICAL, raw_dir), "a case has no case_id")
-            items.append(Item(
-                source=relative(root / case_id / IMAGE, raw_dir),
-                key=case_id,
-                info={
-                    "malignant": case.get("malignant"),
-                    "sex": normalize_sex(case.get("gender")),
-                    "age_bucket": age_bucket(case.get("age_at_nephrectomy")),
-                },
-            ))
+            items.append(
+                Item(
+                    source=relative(root / case_id / IMAGE, raw_dir),
+                    key=case_id,
+                    info={
+                        "malignant": case.get("malignant"),
+                        "sex": normalize_sex(case.get("gender")),
+                        "age_bucket": age_bucket(case.get("age_at_nephrectomy")),
+                    },
+                )
+            )
         return items
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
@@ -98,8 +102,10 @@ class KiTS23Adapter(Adapter):
             modality=self.entry.modality,
             patient_id=item.key,
             inputs={"volume": volume_input(volume, item.source, self.config)},
-            labels={"malignancy": self.mapper("malignancy").multiclass(native),
-                    "segmentation": mask},
+            labels={
+                "malignancy": self.mapper("malignancy").multiclass(native),
+                "segmentation": mask,
+            },
             meta=meta,
         ).validate()
 

@@ -90,11 +90,13 @@ class LNDbAdapter(Adapter):
             rows = nodules[(nodules["LNDbID"] == lndb_id) & (nodules["Nodule"] >= 0.5)]
             name = scan_name(lndb_id)
             path = scans.get(name, root / f"{name}.mhd")
-            items.append(Item(
-                source=relative(path, raw_dir),
-                key=name,
-                info={"fold": folds[lndb_id], "texts": rows["Text"].astype(float).tolist()},
-            ))
+            items.append(
+                Item(
+                    source=relative(path, raw_dir),
+                    key=name,
+                    info={"fold": folds[lndb_id], "texts": rows["Text"].astype(float).tolist()},
+                )
+            )
         return items
 
     def split(self, fold: int) -> str:
@@ -118,7 +120,8 @@ class LNDbAdapter(Adapter):
             inputs={"volume": volume_input(volume, item.source, self.config)},
             labels={
                 "nodule_texture": self.mapper("nodule_texture").multilabel_from_positives(
-                    sorted(present)),
+                    sorted(present)
+                ),
                 "nodule_segmentation": None,
             },
             meta={"source_file": item.source},

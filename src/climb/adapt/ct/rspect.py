@@ -82,8 +82,11 @@ class RSPECTAdapter(Adapter):
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
         root = find_root(raw_dir, LABELS)
-        table = pd.read_csv(root / LABELS, usecols=[*IDS, "pe_present_on_image", *EXAM_FLAGS],
-                            dtype={c: str for c in IDS})
+        table = pd.read_csv(
+            root / LABELS,
+            usecols=[*IDS, "pe_present_on_image", *EXAM_FLAGS],
+            dtype={c: str for c in IDS},
+        )
         items = []
         for (study, series), rows in table.groupby(IDS[:2], sort=True):
             flags = rows[EXAM_FLAGS].drop_duplicates()
@@ -91,9 +94,13 @@ class RSPECTAdapter(Adapter):
                 "study": study,
                 "consistent": len(flags) == 1,
                 "flags": {c: int(flags.iloc[0][c]) for c in EXAM_FLAGS},
-                "slices": dict(zip(rows["SOPInstanceUID"],
-                                   rows["pe_present_on_image"].astype(int).tolist(),
-                                   strict=True)),
+                "slices": dict(
+                    zip(
+                        rows["SOPInstanceUID"],
+                        rows["pe_present_on_image"].astype(int).tolist(),
+                        strict=True,
+                    )
+                ),
             }
             folder = root / SLICES / study / series
             items.append(Item(source=relative(folder, raw_dir), key=study, info=info))
@@ -138,8 +145,9 @@ class RSPECTAdapter(Adapter):
                 pixels = read_dicom_image(raw_dir / source, window=((low + high) / 2, high - low))
             except RecordError as err:
                 raise RecordError(source, err.problem) from None
-            image = standardize_image(pixels, size=int(self.config["size"]),
-                                      fit=str(self.config["fit"]), mode="L")
+            image = standardize_image(
+                pixels, size=int(self.config["size"]), fit=str(self.config["fit"]), mode="L"
+            )
             yield Record(
                 sample_id=f"{item.key}_{sop}",
                 dataset=self.name,
@@ -147,8 +155,10 @@ class RSPECTAdapter(Adapter):
                 patient_id=item.info["study"],
                 study_id=item.info["study"],
                 inputs={"image": Input(data=np.ascontiguousarray(image))},
-                labels={"exam_pe": exam,
-                        "image_pe": image_pe.multiclass(image_pe.classes[int(present)])},
+                labels={
+                    "exam_pe": exam,
+                    "image_pe": image_pe.multiclass(image_pe.classes[int(present)]),
+                },
                 meta={"source_file": source},
             ).validate()
 
