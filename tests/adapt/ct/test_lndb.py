@@ -55,6 +55,21 @@ def test_texture_classes_and_official_folds(raw):
     assert labels["LNDb-0003"] == labels["LNDb-0005"] == [0.0, 0.0, 0.0]
 
 
+def test_nodule_masks_are_the_union_of_the_radiologists(raw):
+    items = {i.key: i for i in get_adapter("lndb").items(raw)}
+    (rec,) = get_adapter("lndb", {"spacing": None, "shape": None}).load(raw, items["LNDb-0002"])
+    masks = fixture.rad_masks(2)
+    union = (masks[1] > 0) | (masks[2] > 0)
+    # the files are LPS (x left, y back); the reader returns RAS+, so rows and columns flip
+    assert np.array_equal(rec.labels["nodule_segmentation"], union[:, ::-1, ::-1])
+    assert union[2:5].any() and not union[:2].any() and not union[5:].any()
+    (rec,) = get_adapter("lndb", fixture.CONFIG).load(raw, items["LNDb-0002"])
+    assert rec.labels["nodule_segmentation"].shape == (4, 32, 32)
+    assert rec.labels["nodule_segmentation"].any()
+    (rec,) = get_adapter("lndb", fixture.CONFIG).load(raw, items["LNDb-0003"])
+    assert rec.labels["nodule_segmentation"] is None
+
+
 def test_other_folds_can_be_held_out(raw):
     adapter = get_adapter("lndb", {**fixture.CONFIG, "test_fold": 0, "val_fold": 1})
     assert [adapter.split(f) for f in range(4)] == ["test", "val", "train", "train"]

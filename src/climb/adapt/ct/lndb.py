@@ -20,7 +20,10 @@ finding of the scan with Nodule = 1, its texture class as the challenge's
 ``calcNodTexClass`` bins ``Text`` (< 7/3 ground glass, 7/3 .. < 11/3 part solid, >= 11/3
 solid; the script's scalar branch puts exactly 11/3 in part solid, its array branch, used on
 the CSV, in solid: the array branch wins); a class is 1 when any nodule has it, else 0, so
-a scan without nodules is all 0. ``nodule_segmentation`` is not exported yet (None).
+a scan without nodules is all 0. Task ``nodule_segmentation``: the union of the scan's
+radiologist masks (``masks/LNDb-XXXX_rad*.mhd``, any voxel > 0; the masks hold the nodules
+>= 3 mm) on the stored volume's grid (:func:`climb.adapt.ct.label_map`), ``uint8`` 0/1;
+None where the scan has no mask file.
 
 Split: the official folds of trainFolds.csv; ``test_fold`` (default 3) is "test",
 ``val_fold`` (default 2) "val", the other two folds "train". Scans outside trainFolds.csv
@@ -34,12 +37,14 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.ct import VOLUME_CONFIG, read_metaimage_source, volume_input
+from climb.adapt.ct import VOLUME_CONFIG, label_map, read_metaimage_source, volume_input
 from climb.adapt.imaging import find_root, relative
 from climb.errors import RecordError
+from climb.read.volume import Volume
 from climb.record import Record
 
 NODULES = "trainNodules_gt.csv"
@@ -94,7 +99,14 @@ class LNDbAdapter(Adapter):
                 Item(
                     source=relative(path, raw_dir),
                     key=name,
-                    info={"fold": folds[lndb_id], "texts": rows["Text"].astype(float).tolist()},
+                    info={
+                        "fold": folds[lndb_id],
+                        "texts": rows["Text"].astype(float).tolist(),
+                        "masks": [
+                            relative(m, raw_dir)
+                            for m in sorted(root.glob(f"masks/{name}_rad*.mhd"))
+                        ],
+                    },
                 )
             )
         return items
@@ -122,10 +134,23 @@ class LNDbAdapter(Adapter):
                 "nodule_texture": self.mapper("nodule_texture").multilabel_from_positives(
                     sorted(present)
                 ),
-                "nodule_segmentation": None,
+                "nodule_segmentation": self._masks(raw_dir, item, volume),
             },
             meta={"source_file": item.source},
         ).validate()
+
+    def _masks(self, raw_dir: Path, item: Item, volume: Volume) -> np.ndarray | None:
+        """The union of the radiologists' masks on the stored grid, or None without any."""
+        union = None
+        for source in item.info["masks"]:
+            mask = read_metaimage_source(raw_dir, source)
+            if mask.array.shape != volume.array.shape:
+                raise RecordError(source, "mask grid differs from its scan's")
+            union = mask.array > 0 if union is None else union | (mask.array > 0)
+        if union is None:
+            return None
+        labels = Volume(array=union.astype(np.uint8), axes="DHW", spacing=volume.spacing)
+        return label_map(labels, item.info["masks"][0], self.config)
 
 
 ADAPTER = LNDbAdapter
