@@ -26,7 +26,10 @@ Checks, all reported rather than silently fixed:
 ``meta`` holds ``format`` (edf / edf+ / bdf / bdf+), ``variant`` (EDF+C / EDF+D for EDF+),
 ``duration_s``, ``reader`` (pyedflib / mne) and ``annotations`` (onset_s, duration_s, text).
 Data are float32 in the physical units of the header (MNE fallback: volts for voltage
-channels, as MNE scales them; ``units`` says which).
+channels, as MNE scales them; ``units`` says which). pyEDFlib reads the digital samples and
+converts them with EDFlib's own formula (bitvalue x (offset + d) in float64, bitvalue =
+(pmax - pmin) / (dmax - dmin), offset = pmax / bitvalue - dmax: identical to its physical
+read); at one rate they are kept in ``Signal.digital`` (scheme ``edf``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from climb.errors import RecordError
-from climb.read.signal import Signal, rate_problem
+from climb.read.signal import Digital, Signal, rate_problem
 
 ANNOTATION_LABELS = {"EDF Annotations", "BDF Annotations"}
 
@@ -257,7 +260,16 @@ def _read_pyedflib(path: Path, channels: ChannelSelector, mixed_rates: str) -> t
         for i, rate in zip(picked, rates, strict=True):
             if rate_problem(rate):
                 raise RecordError(path, f"signal {i + 1}: sampling rate {rate_problem(rate)}")
-        rows = [reader.readSignal(i, digital=False) for i in picked]
+        digital = [reader.readSignal(i, digital=True) for i in picked]
+        gains, offsets = [], []
+        for i in picked:  # EDFlib's own conversion, from the header values it parsed
+            pmax, pmin = reader.getPhysicalMaximum(i), reader.getPhysicalMinimum(i)
+            dmax, dmin = reader.getDigitalMaximum(i), reader.getDigitalMinimum(i)
+            bitvalue = (pmax - pmin) / (dmax - dmin)
+            gains.append(float(bitvalue))
+            offsets.append(float(pmax / bitvalue - dmax))
+        rows = [g * (o + d.astype(np.float64)) for g, o, d in zip(gains, offsets, digital,
+                                                                      strict=True)]
         units = [str(reader.getPhysicalDimension(i)).strip() for i in picked]
         onsets, durations, texts = reader.readAnnotations()
         annotations = [
@@ -268,7 +280,18 @@ def _read_pyedflib(path: Path, channels: ChannelSelector, mixed_rates: str) -> t
     finally:
         reader.close()
     data, fs, resampled = _unify_rates(rows, rates, names, mixed_rates, path)
-    return data, fs, names, units, annotations, filetype, resampled
+    kept = None
+    if not resampled and all(len(d) == data.shape[1] for d in digital):
+        samples = np.stack(digital)
+        small = samples.size and samples.min() >= -(2**15) and samples.max() < 2**15
+        kept = Digital(
+            samples=np.ascontiguousarray(samples.astype(np.int16 if small else np.int32)),
+            scheme="edf",
+            gain=tuple(gains),
+            offset=tuple(offsets),
+            invalid=(None,) * len(picked),
+        )
+    return data, fs, names, units, annotations, filetype, resampled, kept
 
 
 _VOLT_UNITS = {"V", "MV", "UV", "µV".upper(), "μV".upper(), "NV"}
@@ -306,7 +329,7 @@ def _read_mne(path: Path, channels: ChannelSelector, mixed_rates: str) -> tuple:
     plus = hdr["reserved"].startswith(("EDF+", "BDF+"))
     filetype = ("bdf" if bdf else "edf") + ("+" if plus else "")
     resampled = [n for n, r in zip(names, rates, strict=True) if r != max(rates)]
-    return data, float(raw.info["sfreq"]), names, units, annotations, filetype, resampled
+    return data, float(raw.info["sfreq"]), names, units, annotations, filetype, resampled, None
 
 
 def _annotations_only(path: Path, hdr: dict, variant: str | None, meta_extra: dict) -> Signal:
@@ -393,7 +416,7 @@ def read_edf(
                 f"unreadable EDF: pyedflib: {_edflib_problem(first)}; mne: "
                 f"{type(second).__name__}",
             ) from None
-    data, fs, names, units, annotations, filetype, resampled = result
+    data, fs, names, units, annotations, filetype, resampled, digital = result
     declared = hdr["n_records"] * hdr["record_s"] * fs
     if abs(data.shape[1] - declared) > 0.5:
         raise RecordError(
@@ -415,4 +438,5 @@ def read_edf(
             "annotations": annotations,
             **meta_extra,
         },
+        digital=digital,
     )

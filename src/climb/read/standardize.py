@@ -27,6 +27,12 @@ NaN samples are replaced by 0 after being reported; a channel that is entirely N
 missing (policy above); a record whose channels are all NaN is a RecordError.
 Units are converted from V / mV / uV / nV by the channel's unit; an unknown unit is a
 RecordError unless ``assume_units`` is set.
+
+Digital samples (``Signal.digital``, kept by the WFDB and EDF readers) survive what leaves the
+values exactly the reader's formula: unit scaling (a float32 factor), channel picks and
+reordering, NaN -> 0, no-op resampling and windows cut inside the recording (attached to the
+window arrays for the store writer). Resampling, montages, zero-filled channels and padding
+drop them; the store then keeps the floats losslessly instead (``signal.codec``).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from climb.errors import RecordError
-from climb.read.signal import Signal
+from climb.read.signal import Digital, Signal, attach_digital
 
 ECG_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
@@ -91,7 +97,7 @@ def to_units(sig: Signal, target: str, source: str, assume: str | None = None) -
     factor_to = _unit_scale(target)
     if factor_to is None:
         raise ValueError(f"target unit {target!r} is not a voltage unit")
-    rows = []
+    rows, factors = [], []
     for k, (unit, row) in enumerate(zip(sig.units, sig.data, strict=True)):
         scale = _unit_scale(unit)
         if scale is None and assume is not None:
@@ -99,8 +105,11 @@ def to_units(sig: Signal, target: str, source: str, assume: str | None = None) -
         if scale is None:  # units and labels are header free text: named by position
             raise RecordError(source, f"channel {k + 1}: unit is not a voltage unit (V, mV, uV)")
         rows.append(row * np.float32(scale / factor_to))
+        factors.append(scale / factor_to)
     data = np.stack(rows) if rows else sig.data
-    return Signal(data.astype(np.float32), sig.fs, sig.channels, [target] * len(rows), sig.meta)
+    digital = sig.digital.scaled(factors) if sig.digital is not None and rows else None
+    return Signal(data.astype(np.float32), sig.fs, sig.channels, [target] * len(rows), sig.meta,
+                  digital=digital)
 
 
 def quality_flags(sig: Signal, flat_ptp: float, clip_fraction: float) -> dict[str, list[str]]:
@@ -124,8 +133,8 @@ def quality_flags(sig: Signal, flat_ptp: float, clip_fraction: float) -> dict[st
 
 def resample(sig: Signal, fs: float) -> Signal:
     """Polyphase resampling (scipy.signal.resample_poly) to ``fs``."""
-    if abs(sig.fs - fs) < 1e-9 or sig.data.shape[1] == 0:
-        return Signal(sig.data, float(fs), sig.channels, sig.units, sig.meta)
+    if abs(sig.fs - fs) < 1e-9 or sig.data.shape[1] == 0:  # unchanged: the digital stays
+        return Signal(sig.data, float(fs), sig.channels, sig.units, sig.meta, digital=sig.digital)
     ratio = Fraction(fs / sig.fs).limit_denominator(1000)
     data = resample_poly(sig.data.astype(np.float64), ratio.numerator, ratio.denominator, axis=1)
     return Signal(data.astype(np.float32), float(fs), sig.channels, sig.units, sig.meta)
@@ -205,12 +214,13 @@ def _describe(labels: list[str], kind: str) -> str:
 
 def _pick(
     sig: Signal, wanted: list[str], keyfn, policy: str, source: str, what: str
-) -> tuple[np.ndarray, list[str]]:
-    """Rows of ``sig`` in the ``wanted`` order; missing (or all-NaN) ones per ``policy``."""
+) -> tuple[np.ndarray, list[str], Digital | None]:
+    """Rows of ``sig`` in the ``wanted`` order; missing (or all-NaN) ones per ``policy``.
+    The digital samples of those rows come along when none is missing."""
     index: dict[str, int] = {}
     for i, name in enumerate(sig.channels):
         index.setdefault(keyfn(name), i)
-    rows, missing = [], []
+    rows, missing, taken = [], [], []
     n = sig.data.shape[1]
     for want in wanted:
         i = index.get(keyfn(want))
@@ -219,20 +229,23 @@ def _pick(
             rows.append(np.zeros(n, dtype=np.float32))
         else:
             rows.append(sig.data[i])
+            taken.append(i)
     if missing and policy != "zero":
         kind = "ecg" if what == "leads" else "eeg"
         found = _describe(list(sig.channels), kind)
         raise RecordError(source, f"missing or all-NaN {what} {missing} ({found})")
-    return np.stack(rows).astype(np.float32), missing
+    digital = sig.digital.take_rows(taken) if sig.digital is not None and not missing else None
+    return np.stack(rows).astype(np.float32), missing, digital
 
 
 def _finish(
     sig: Signal, data: np.ndarray, names: list[str], unit: str, quality: dict, cfg: dict,
-    kind: str,
+    kind: str, digital: Digital | None = None,
 ) -> Signal:
     data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
     native, unknown = normalize_channels(list(sig.channels), kind)
-    out = Signal(data, sig.fs, names, [unit] * len(names), dict(sig.meta))
+    digital = digital.filled(0.0) if digital is not None else None
+    out = Signal(data, sig.fs, names, [unit] * len(names), dict(sig.meta), digital=digital)
     out = resample(out, float(cfg["fs"]))
     out.meta.update(
         {
@@ -261,9 +274,9 @@ def standardize_ecg(sig: Signal, source: str, config: dict[str, Any] | None = No
     safe = Signal(sig.data, sig.fs, safe_channel_names(list(sig.channels), "ecg"), sig.units)
     quality = quality_flags(safe, cfg["flat_ptp"], cfg["clip_fraction"])
     leads = list(cfg["leads"])
-    data, missing = _pick(sig, leads, _lead_key, cfg["missing_lead"], source, "leads")
+    data, missing, digital = _pick(sig, leads, _lead_key, cfg["missing_lead"], source, "leads")
     quality["missing"] = missing
-    return _finish(sig, data, leads, cfg["units"], quality, cfg, "ecg")
+    return _finish(sig, data, leads, cfg["units"], quality, cfg, "ecg", digital)
 
 
 def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = None) -> Signal:
@@ -271,16 +284,17 @@ def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = No
     cfg = {**EEG_DEFAULTS, **(config or {})}
     _check_not_all_nan(sig, source)
     sig = to_units(sig, cfg["units"], source, cfg["assume_units"])
-    renamed = Signal(sig.data, sig.fs, [normalize_eeg_name(c) for c in sig.channels], sig.units)
+    renamed = Signal(sig.data, sig.fs, [normalize_eeg_name(c) for c in sig.channels], sig.units,
+                     digital=sig.digital)
     safe = Signal(sig.data, sig.fs, safe_channel_names(list(sig.channels), "eeg"), sig.units)
     quality = quality_flags(safe, cfg["flat_ptp"], cfg["clip_fraction"])
     policy = cfg["missing_channel"]
     if cfg["montage"] == "tcp":
         electrodes = sorted({e for pair in TCP_MONTAGE for e in pair})
-        data, missing = _pick(renamed, electrodes, str.upper, policy, source, "electrodes")
+        data, missing, _ = _pick(renamed, electrodes, str.upper, policy, source, "electrodes")
         row = {e: data[k] for k, e in enumerate(electrodes)}
         data = np.stack([row[a] - row[b] for a, b in TCP_MONTAGE])
-        names = list(TCP_NAMES)
+        names, digital = list(TCP_NAMES), None  # differences: no longer the stored samples
     elif cfg["montage"] is None:
         # without a channel list: the recognized electrodes (unrecognized labels are counted
         # in meta["channels_unknown"], never passed on)
@@ -289,12 +303,13 @@ def standardize_eeg(sig: Signal, source: str, config: dict[str, Any] | None = No
         if not wanted:
             found = _describe(list(sig.channels), "eeg")
             raise RecordError(source, f"no recognized EEG channel ({found})")
-        data, missing = _pick(renamed, wanted, normalize_eeg_name, policy, source, "channels")
+        data, missing, digital = _pick(renamed, wanted, normalize_eeg_name, policy, source,
+                                       "channels")
         names = [normalize_eeg_name(w) for w in wanted]
     else:
         raise ValueError(f"unknown EEG montage {cfg['montage']!r} (None or 'tcp')")
     quality["missing"] = missing
-    return _finish(sig, data, names, cfg["units"], quality, cfg, "eeg")
+    return _finish(sig, data, names, cfg["units"], quality, cfg, "eeg", digital)
 
 
 def windows(sig: Signal, window_s: float, mode: str = "all") -> list[tuple[float, np.ndarray]]:
@@ -302,7 +317,8 @@ def windows(sig: Signal, window_s: float, mode: str = "all") -> list[tuple[float
 
     ``mode="all"``: every non-overlapping full window (a shorter tail is dropped; a recording
     shorter than one window gives none). ``mode="first"``: exactly one window from the start,
-    zero-padded at the end when the recording is shorter.
+    zero-padded at the end when the recording is shorter. A window that is a plain slice
+    carries the slice of ``sig.digital`` (:func:`climb.read.signal.attach_digital`).
     """
     n = round(window_s * sig.fs)
     total = sig.data.shape[1]
@@ -310,10 +326,19 @@ def windows(sig: Signal, window_s: float, mode: str = "all") -> list[tuple[float
         out = np.zeros((sig.data.shape[0], n), dtype=np.float32)
         take = min(n, total)
         out[:, :take] = sig.data[:, :take]
-        return [(0.0, out)]
+        return [(0.0, _with_digital(out, sig, 0, n))]
     if mode != "all":
         raise ValueError(f"unknown window mode {mode!r} ('all' or 'first')")
-    return [(k / sig.fs, sig.data[:, k : k + n].copy()) for k in range(0, total - n + 1, n)]
+    return [(k / sig.fs, _with_digital(sig.data[:, k : k + n].copy(), sig, k, k + n))
+            for k in range(0, total - n + 1, n)]
+
+
+def _with_digital(window: np.ndarray, sig: Signal, start: int, stop: int) -> np.ndarray:
+    """``window`` (samples ``start:stop`` of ``sig``) with the digital slice attached when it
+    lies inside the recording (a zero-padded window has no stored samples for its padding)."""
+    if sig.digital is not None and start >= 0 and stop <= sig.data.shape[1]:
+        attach_digital(window, sig.digital.window(start, stop))
+    return window
 
 
 def window_at(sig: Signal, center_s: float, window_s: float) -> tuple[float, np.ndarray]:
@@ -326,7 +351,7 @@ def window_at(sig: Signal, center_s: float, window_s: float) -> tuple[float, np.
     out = np.zeros((sig.data.shape[0], n), dtype=np.float32)
     chunk = sig.data[:, start : start + n]
     out[:, : chunk.shape[1]] = chunk
-    return start / sig.fs, out
+    return start / sig.fs, _with_digital(out, sig, start, start + n)
 
 
 # 2D images: see climb.read.standardize_image (re-exported here).

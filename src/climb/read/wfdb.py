@@ -28,7 +28,9 @@ against the WFDB header specification, then against the signal files, and a bad 
 
 Messages never quote a header value: lead labels, units and comments are free text and can hold
 identifying data. Samples marked invalid by the format (e.g. -32768 in format 16) come back as
-NaN. ``Signal.comments`` (not ``meta``) holds the header's comment lines verbatim (adapters parse
+NaN. Single-segment records at one rate keep their integer samples in ``Signal.digital``
+(scheme ``wfdb``: the float32 data is exactly ``(d - baseline) / adc_gain`` in float64, cast).
+``Signal.comments`` (not ``meta``) holds the header's comment lines verbatim (adapters parse
 labels from them); they can hold dates or free text, so they must never be copied anywhere.
 ``Signal.channels`` are the header's labels as stored (for matching); only normalized names
 (:func:`climb.read.standardize.normalize_channels`) may enter a record's ``meta``.
@@ -45,7 +47,7 @@ import wfdb
 from wfdb.io import _signal
 
 from climb.errors import RecordError
-from climb.read.signal import Signal, rate_problem
+from climb.read.signal import Digital, Signal, rate_problem
 
 # Bytes per sample of the uncompressed formats (FLAC formats 508/516/524 cannot be size-checked)
 _BYTES_PER_SAMPLE: dict[str, float] = {
@@ -273,7 +275,11 @@ def read_wfdb(
     else:
         _check_signal_files(base, head, strict_length)
     try:
-        record = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True)
+        if segments:
+            record = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True)
+        else:  # the digital samples, converted here with wfdb's own dac (as rdrecord does)
+            record = wfdb.rdrecord(str(base), smooth_frames=False, physical=False)
+            record.e_p_signal = record.dac(expanded=True, return_res=64)
     except Exception as err:  # wfdb raises many types for bad files; its text can quote labels
         raise RecordError(header, f"cannot read WFDB record ({type(err).__name__})") from None
     if record.e_p_signal is None or not len(record.e_p_signal):
@@ -308,6 +314,7 @@ def read_wfdb(
             raise RecordError(header, "sample values beyond the float32 range (ADC gain too small)")
         rows.append(row.astype(np.float32))
     data = np.stack(rows)
+    digital = None if segments or len(set(rates)) > 1 else _digital(record, keep)
     files = sorted({str(f) for f in (record.file_name or []) if f and f != "~"})
     if segments:
         files = [name for name, n in segments if name != "~" and n]
@@ -324,4 +331,26 @@ def read_wfdb(
             **meta_extra,
         },
         comments=[str(c) for c in record.comments or []],
+        digital=digital,
+    )
+
+
+def _digital(record: wfdb.Record, keep: list[int]) -> Digital | None:
+    """The stored integer samples of channels ``keep`` with wfdb's dac parameters (physical =
+    (d - baseline) / adc_gain in float64, NaN where d is the format's invalid value)."""
+    if record.e_d_signal is None:
+        return None
+    rows = [np.asarray(record.e_d_signal[i]) for i in keep]
+    low = min(int(r.min()) for r in rows)
+    high = max(int(r.max()) for r in rows)
+    dtype = np.int16 if low >= -(2**15) and high < 2**15 else np.int32
+    if not (low >= -(2**31) and high < 2**31):
+        return None
+    invalid = [_signal.INVALID_SAMPLE_VALUE.get(record.fmt[i]) for i in keep]
+    return Digital(
+        samples=np.ascontiguousarray(np.stack(rows).astype(dtype)),
+        scheme="wfdb",
+        gain=tuple(float(record.adc_gain[i]) for i in keep),
+        offset=tuple(float(record.baseline[i]) for i in keep),
+        invalid=tuple(None if v is None else int(v) for v in invalid),
     )

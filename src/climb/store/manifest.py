@@ -14,7 +14,13 @@ from climb.errors import ClimbError
 from climb.record import SPLITS
 
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 1
+#: 2: float signals stored losslessly encoded (``digital`` / ``zstd_shuffle``, manifest
+#: ``config.signal``). Version 1 stores (raw float32 signals) still load: every v1 payload is
+#: one a v2 loader reads. ``climb prepare`` re-prepares a v1 store in full (docs/architecture.md,
+#: "Migration notes").
+SCHEMA_VERSION = 2
+#: The versions this climb loads.
+READABLE_VERSIONS = (1, 2)
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
@@ -33,9 +39,14 @@ def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ClimbError(f"{path}: manifest is not valid JSON: {err}") from None
-    if manifest.get("schema_version") != SCHEMA_VERSION:
+    version = manifest.get("schema_version")
+    if version not in READABLE_VERSIONS:
+        newer = isinstance(version, int) and version > SCHEMA_VERSION
+        hint = ("written by a newer climb: upgrade climb" if newer else
+                "re-prepare it with `climb prepare` (it rewrites the store)")
         raise ClimbError(
-            f"{path}: schema_version {manifest.get('schema_version')} is not {SCHEMA_VERSION}"
+            f"{path}: schema_version {version} is not one this climb reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))}); {hint}"
         )
     return manifest
 

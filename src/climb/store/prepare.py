@@ -52,7 +52,13 @@ from climb.errors import ClimbError, LabelMappingError, RecordError
 from climb.record import SPLITS
 from climb.split import SplitConfig, assign_split, official_conflicts, write_splits_csv
 from climb.store import engines
-from climb.store.codecs import CODEC_KEYS, VOLUME_CODEC_KEYS, ImageCodec, StoreCodec
+from climb.store.codecs import (
+    CODEC_KEYS,
+    SIGNAL_CODEC_KEY,
+    VOLUME_CODEC_KEYS,
+    ImageCodec,
+    StoreCodec,
+)
 from climb.store.index import INDEX, index_part, shard_index_part, write_index
 from climb.store.manifest import MANIFEST, SCHEMA_VERSION, compute_counts, write_manifest
 from climb.store.sources import SourceFiles, fingerprint
@@ -102,7 +108,8 @@ class StoreConfig:
         return cls(**kwargs)
 
 
-STORE_KEYS = (*StoreConfig.KEYS, "split_seed", "split_ratios", *CODEC_KEYS, *VOLUME_CODEC_KEYS)
+STORE_KEYS = (*StoreConfig.KEYS, "split_seed", "split_ratios", *CODEC_KEYS, *VOLUME_CODEC_KEYS,
+              SIGNAL_CODEC_KEY)
 
 
 @dataclass
@@ -366,6 +373,7 @@ def prepare(
         "image": image_codec.as_dict(),
         "volume": image_codec.volume_dict(),
         "video": image_codec.video_dict(),
+        "signal": image_codec.signal_dict(),
     }
     config_hash = _hash_json(full_config)
 
@@ -380,8 +388,12 @@ def prepare(
     manifest_path = dest / MANIFEST
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
+        if old.get("schema_version") != SCHEMA_VERSION:
+            log.warning("%s: store schema_version %s; re-preparing it as version %s",
+                        dest, old.get("schema_version"), SCHEMA_VERSION)
         same = (
-            old.get("config_hash") == config_hash
+            old.get("schema_version") == SCHEMA_VERSION
+            and old.get("config_hash") == config_hash
             and old.get("source", {}).get("items_hash") == items_hash
             and old.get("catalog_entry_hash") == entry_hash(entry)
             and _sources_unchanged(dest / STATE, sources_print, sources, by_source)
@@ -392,6 +404,7 @@ def prepare(
             return _checked(entry, dest, old)
     work = dest / ".work"
     plan = {
+        "schema_version": SCHEMA_VERSION,  # a store/work dir of another version is redone
         "config_hash": config_hash,
         "items_hash": items_hash,
         "entry_hash": entry_hash(entry),

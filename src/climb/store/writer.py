@@ -11,7 +11,9 @@ Column layout (the "Prepared store" contract of DESIGN.md):
   string), so they round-trip bit-exactly; encoded files (PNG/JPEG/MP4): their bytes; text:
   string; graphs: :func:`pack_arrays` of their arrays. Image arrays stored with a codec
   (:mod:`climb.store.codecs`: png, jpeg, webp) hold the encoded bytes, with
-  ``"encoding"`` in their attrs and the decoded shape/dtype in ``.shape``/``.dtype``.
+  ``"encoding"`` in their attrs and the decoded shape/dtype in ``.shape``/``.dtype``;
+  float signals likewise (``signal.codec``: ``digital`` integers + the reader's formula,
+  or ``zstd_shuffle`` floats; both bit-exact).
   ``input.<name>.attrs`` is a JSON string of per-record attributes (encoding,
   sampling_rate, spacing, channels, units). The field metadata of ``input.<name>`` says
   its kind (``climb.kind``: array/encoded/text/graph).
@@ -34,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from climb.read.signal import digital_of
 from climb.record import Input, Record
 from climb.store.codecs import ImageCodec
 
@@ -222,8 +225,9 @@ def record_row(record: Record, split: str, tasks: Sequence[tuple[str, str, int]]
         kind = input_kind(inp)
         encoding = None
         if kind == "array":
+            digital = digital_of(inp.data)  # the integer samples a signal came from, if kept
             arr = np.ascontiguousarray(inp.data)
-            coded = codec.encode(arr) if codec is not None else None
+            coded = codec.encode(arr, digital) if codec is not None else None
             if coded is None:
                 row[col] = arr.tobytes()
             else:
