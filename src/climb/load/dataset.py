@@ -22,7 +22,7 @@ import io
 import json
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -537,13 +537,18 @@ class StoreDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         return to_sample(self.row(index), self.decode)
 
-    def __getitems__(self, indices: Sequence[int]) -> SampleBatch:
+    def __getitems__(
+        self,
+        indices: Sequence[int],
+        allocate: Callable[[str, tuple[int, ...], torch.dtype], torch.Tensor] | None = None,
+    ) -> SampleBatch:
         """The samples at ``indices``, as ``[self[i] for i in indices]`` (a torch DataLoader
         with a batch size calls this once per batch). Where every sample holds array input
         ``name`` with one dtype and shape, readable with one pread each, the payloads are
         read straight into one ``[B, ...]`` buffer (in shared memory inside a DataLoader
-        worker) and the samples get views of it, listed in the result's ``batched``; the
-        small columns are taken once per batch."""
+        worker; ``allocate(name, shape, dtype)`` when given, e.g. the reused buffers of
+        :class:`climb.load.threaded.ThreadedLoader`) and the samples get views of it, listed
+        in the result's ``batched``; the small columns are taken once per batch."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(self)
         idx = np.where(idx < 0, idx + n, idx)
@@ -563,7 +568,9 @@ class StoreDataset(torch.utils.data.Dataset):
                 tdtype = _torch_dtype(plan[0]) if plan is not None else None
                 if tdtype is None:
                     continue
-                tensor = _batch_tensor((len(idx), *plan[1]), tdtype)
+                shape = (len(idx), *plan[1])
+                tensor = (_batch_tensor(shape, tdtype) if allocate is None
+                          else allocate(name, shape, tdtype))
                 buf = tensor.numpy()
                 for d, pos in groups:
                     self._parts[d].read_into(name, local[d], buf, pos, self.files,

@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 32,  # global batch size (split across devices)
         "eval_batch_size": None,
         "num_workers": 0,
+        # > 0: the in-process loader (climb.load.threaded.ThreadedLoader): this many reader
+        # threads, reused batch buffers, no worker processes (needs num_workers: 0)
+        "threads": 0,
         # multitask mixture (climb.load.MixtureSampler): proportional | uniform | temperature
         # (p ~ n_d ** (1 / temperature)) | weights ({dataset: weight})
         "mixture": {"strategy": "temperature", "temperature": 1.0, "weights": None},
@@ -209,6 +212,10 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("monitor.mode must be 'min' or 'max'")
     _validate_drpo(cfg["loss"]["drpo"])
     _validate_transforms(cfg)
+    threads, workers = int(cfg["data"]["threads"] or 0), int(cfg["data"]["num_workers"] or 0)
+    if threads < 0 or (threads and workers):
+        raise ConfigError(f"data.threads={threads} with data.num_workers={workers}: give one "
+                          "(threads >= 0: in-process reader threads; num_workers: processes)")
     if cfg["fewshot"]["selection"] not in FEWSHOT_SELECTION:
         raise ConfigError(f"fewshot.selection must be one of {FEWSHOT_SELECTION}, not "
                           f"{cfg['fewshot']['selection']!r}")

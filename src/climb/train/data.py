@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from climb.errors import ClimbError
 from climb.load import Collator, MixtureSampler, StoreDataset, TaskSpec
+from climb.load.threaded import ThreadedLoader
 from climb.store.writer import LABEL_PREFIX
 
 
@@ -116,9 +117,16 @@ class ClimbData(L.LightningDataModule):
             raise ClimbError(f"data.batch_size={bs} is not divisible by the {world} processes")
         return bs // world
 
-    def _loader(self, dataset, sampler=None, shuffle=False, batch_size=None) -> DataLoader:
+    def _loader(self, dataset, sampler=None, shuffle=False,
+                batch_size=None) -> DataLoader | ThreadedLoader:
         workers = int(self.cfg["data"]["num_workers"])
         gen = torch.Generator().manual_seed(int(self.cfg["seed"]))
+        threads = int(self.cfg["data"].get("threads") or 0)
+        if threads:  # in-process: reader threads, the same batches as the DataLoader
+            return ThreadedLoader(dataset, batch_size=self.per_device_batch(batch_size),
+                                  sampler=sampler, shuffle=shuffle if sampler is None else False,
+                                  collate_fn=self.collate, threads=threads, generator=gen,
+                                  pin_memory=torch.cuda.is_available())
         return DataLoader(dataset, batch_size=self.per_device_batch(batch_size),
                           sampler=sampler, shuffle=shuffle if sampler is None else False,
                           collate_fn=self.collate, num_workers=workers,
@@ -158,12 +166,15 @@ class ClimbData(L.LightningDataModule):
     def val_dataloader(self):
         return self._eval_loader("val") or []
 
-    def predict_loader(self, split: str) -> DataLoader | None:
+    def predict_loader(self, split: str) -> DataLoader | ThreadedLoader | None:
         """A single-process loader over a whole split (for predictions and metrics)."""
         ds = self.datasets[split]
         if len(ds) == 0:
             return None
         bs = int(self.cfg["data"]["eval_batch_size"] or self.cfg["data"]["batch_size"])
         workers = int(self.cfg["data"]["num_workers"])
+        threads = int(self.cfg["data"].get("threads") or 0)
+        if threads:
+            return ThreadedLoader(ds, batch_size=bs, collate_fn=self.collate, threads=threads)
         return DataLoader(ds, batch_size=bs, shuffle=False, collate_fn=self.collate,
                           num_workers=workers)
