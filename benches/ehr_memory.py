@@ -109,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000, help="labevents rows at 1x")
     parser.add_argument("--scales", default="1,10")
-    parser.add_argument("--memory-limit", default="512MB", help="DuckDB memory_limit")
+    parser.add_argument("--memory-limit", default="256MB", help="DuckDB memory_limit")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     print(f"DuckDB memory_limit {args.memory_limit}")
