@@ -46,9 +46,13 @@ def test_random_access_matches_the_store(two_store):
 
 def test_row_groups_are_small_for_random_access(two_store):
     m = json.loads((two_store / NAMES[0] / "manifest.json").read_text())
-    meta = pq.ParquetFile(two_store / NAMES[0] / m["shards"][0]["path"]).metadata
+    shard = two_store / NAMES[0] / m["shards"][0]["path"]
+    meta = pq.ParquetFile(shard).metadata
     assert meta.num_row_groups >= 2
-    assert max(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) <= 2
+    # about row_group_bytes (12000) of payload per group; payloads are signal-codec encoded
+    smallest = min(len(v) for v in pq.read_table(shard, columns=["input.ecg"])[0].to_pylist())
+    most = max(1, 12000 // (smallest + 256))
+    assert max(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) <= min(most, 3)
 
 
 def test_dataloader_workers_see_every_sample_once(two_store):
