@@ -129,6 +129,35 @@ def test_buffers_reused_but_never_overwritten_while_held(store):
     assert sum(s.allocations for s in loader.slots) - allocations == 2
 
 
+def test_file_handles_kept_across_epochs_and_closed(store):
+    ds = StoreDataset(store, None, split=SPLITS)
+    loader = ThreadedLoader(ds, batch_size=4, collate_fn=Collator(ds.tasks), threads=2)
+
+    def shard_handles() -> list[str]:
+        """The shard files this process holds open (one entry per descriptor)."""
+        out = []
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                target = fd.readlink()
+            except OSError:  # closed meanwhile
+                continue
+            if target.suffix == ".parquet" and target.parent.name != "_index":
+                out.append(str(target))
+        return sorted(out)
+
+    before = shard_handles()
+    for _ in loader:
+        pass
+    assert len(shard_handles()) > len(before)  # the readers' own handles on the shards
+    for _epoch in range(4):
+        for _ in loader:
+            pass
+    # at most a pread handle and a Parquet reader per shard per reader thread: kept
+    assert len(shard_handles()) - len(before) <= 2 * 2 * len(ds.files.paths)  # fd + Parquet
+    loader.close()
+    assert shard_handles() == before
+
+
 def test_reader_error_names_the_shard(store, tmp_path):
     bad = tmp_path / "store"
     shutil.copytree(store / codec_images.NAME, bad / codec_images.NAME)

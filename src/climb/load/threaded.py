@@ -37,8 +37,10 @@ row-group caches); a dataset that is not a StoreDataset must be thread-safe.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import threading
+import os
+import queue
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -218,16 +220,26 @@ class ThreadedLoader:
             raise ClimbError(f"device {self.device} asked for, but CUDA is not available")
         self._base, self._to_base = _unwrap(dataset)
         self.slots = [_Slot(self.pin_memory) for _ in range(self.prefetch + 2)]
+        # the readers' dataset copies (own file handles), kept across epochs: at most one
+        # per thread, taken by a batch read and put back after it
+        self._copies: queue.SimpleQueue = queue.SimpleQueue()
 
     def __len__(self) -> int:
         return len(self.batch_sampler)  # type: ignore[arg-type]
 
-    def _read(self, local: threading.local, indices: list[int], slot: _Slot) -> Any:
+    def _read(self, indices: list[int], slot: _Slot) -> Any:
         """One batch, in a reader thread: samples read into ``slot``'s buffers, collated."""
-        if not hasattr(local, "dataset"):
+        try:
+            ds = self._copies.get_nowait()
+        except queue.Empty:
             base = self._base
-            local.dataset = _thread_copy(base) if isinstance(base, StoreDataset) else base
-        ds = local.dataset
+            ds = _thread_copy(base) if isinstance(base, StoreDataset) else base
+        try:
+            return self._read_with(ds, indices, slot)
+        finally:
+            self._copies.put(ds)
+
+    def _read_with(self, ds: Any, indices: list[int], slot: _Slot) -> Any:
         rows = self._to_base(list(indices))
         try:
             if isinstance(ds, StoreDataset):
@@ -251,7 +263,6 @@ class ThreadedLoader:
         return self._batches()
 
     def _batches(self) -> Iterator[Any]:
-        local = threading.local()
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix=THREAD_PREFIX)
         pending: deque[tuple[Future, _Slot]] = deque()
         order = iter(self.batch_sampler)
@@ -264,7 +275,7 @@ class ThreadedLoader:
             if indices is None:
                 return False
             slot = self.slots[submitted % len(self.slots)]
-            pending.append((pool.submit(self._read, local, list(indices), slot), slot))
+            pending.append((pool.submit(self._read, list(indices), slot), slot))
             submitted += 1
             return True
 
@@ -294,6 +305,23 @@ class ThreadedLoader:
             pending.clear()
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def reader_threads(self) -> list[threading.Thread]:
-        """The live reader threads of this process's threaded loaders (for tests)."""
-        return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+    def close(self) -> None:
+        """Close the file handles of the readers' dataset copies (reopened when needed)."""
+        while True:
+            try:
+                ds = self._copies.get_nowait()
+            except queue.Empty:
+                return
+            files = getattr(ds, "files", None)
+            if isinstance(files, _Files) and ds is not self._base:
+                for fd in files.fds.values():
+                    os.close(fd)
+                for parquet in files.parquet.values():
+                    parquet.close()
+                files.fds.clear()
+                files.parquet.clear()
+                files.cache.clear()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter shutdown: nothing to tidy
+            self.close()
