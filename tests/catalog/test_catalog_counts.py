@@ -42,7 +42,8 @@ def test_declared_splits_add_up_to_the_total(name):
         return
     tolerance = 0.01 if samples.tolerance is None else samples.tolerance
     assert abs(sum(given) - samples.total) <= tolerance * samples.total, (
-        f"{name}: splits {given} sum to {sum(given)}, total {samples.total}")
+        f"{name}: splits {given} sum to {sum(given)}, total {samples.total}"
+    )
 
 
 def test_full_prepare_of_a_fixture_reports_the_difference(tmp_path):
@@ -52,16 +53,24 @@ def test_full_prepare_of_a_fixture_reports_the_difference(tmp_path):
     message = str(info.value)
     assert "total 12 of 327680 declared (-100.0%)" in message
     assert "train 6 of 262144 declared" in message and "val 3 of 32768" in message
-    check = json.loads((tmp_path / "store" / "pcam" / "manifest.json").read_text())[
-        "counts_check"]
+    check = json.loads((tmp_path / "store" / "pcam" / "manifest.json").read_text())["counts_check"]
     assert check["ok"] is False and check["tolerance"] == 0.01
-    assert check["difference"] == {"total": 12 - 327680, "train": 6 - 262144,
-                                   "val": 3 - 32768, "test": 3 - 32768}
+    assert check["difference"] == {
+        "total": 12 - 327680,
+        "train": 6 - 262144,
+        "val": 3 - 32768,
+        "test": 3 - 32768,
+    }
 
 
 def _nih_overlay(path, total: int, train: int, test: int, tolerance: float | None = None):
-    samples = {"total": total, "train": train, "test": test, "unit": "images",
-               "counts_are_records": True}
+    samples = {
+        "total": total,
+        "train": train,
+        "test": test,
+        "unit": "images",
+        "counts_are_records": True,
+    }
     if tolerance is not None:
         samples["tolerance"] = tolerance
     path.write_text(yaml.safe_dump([{"name": "nih_chestxray14", "samples": samples}]))
@@ -72,8 +81,20 @@ def test_a_val_carved_from_the_official_train_counts_as_train(tmp_path, cli):
     raw = nih_chestxray14.build(tmp_path / "raw")
     # the fixture: 7 train_val_list images (2 of them carved into val), 4 test_list images
     overlay = _nih_overlay(tmp_path / "ok.yaml", total=11, train=7, test=4, tolerance=0)
-    result = cli(["prepare", "nih_chestxray14", "--raw", str(raw), "--out",
-                  str(tmp_path / "a"), "--catalog", str(overlay), "--workers", "1"])
+    result = cli(
+        [
+            "prepare",
+            "nih_chestxray14",
+            "--raw",
+            str(raw),
+            "--out",
+            str(tmp_path / "a"),
+            "--catalog",
+            str(overlay),
+            "--workers",
+            "1",
+        ]
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "a" / "nih_chestxray14" / "manifest.json").read_text())
     assert manifest["counts"]["val"]["samples"] == 2
@@ -82,7 +103,9 @@ def test_a_val_carved_from_the_official_train_counts_as_train(tmp_path, cli):
     assert check["produced"] == {"total": 11, "train": 7, "test": 4}
 
     overlay = _nih_overlay(tmp_path / "off.yaml", total=11, train=8, test=3, tolerance=0.05)
-    with pytest.raises(CountsCheckError, match=r"train 7 of 8 declared \(-12\.5%\), "
-                                               r"test 4 of 3 declared \(\+33\.3%\)"):
-        prepare("nih_chestxray14", raw, tmp_path / "b", catalog=overlay, workers=1,
-                progress=False)
+    with pytest.raises(
+        CountsCheckError,
+        match=r"train 7 of 8 declared \(-12\.5%\), "
+        r"test 4 of 3 declared \(\+33\.3%\)",
+    ):
+        prepare("nih_chestxray14", raw, tmp_path / "b", catalog=overlay, workers=1, progress=False)

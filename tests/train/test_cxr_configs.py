@@ -21,12 +21,21 @@ from tests.fixtures import chexpert, mimic_cxr
 
 ROOT = Path(__file__).resolve().parents[2]
 CXR14 = list(load_vocabulary("cxr14").classes)
-TINY = ("model.encoders.image={pretrained: null, arch: convnextv2, config: {hidden_sizes: "
-        "[8, 16], depths: [1, 1], image_size: 32}}")
-CPU = ["trainer.accelerator=cpu", "trainer.devices=1", "trainer.precision=32-true",
-       "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
-       "data.num_workers=0", "trainer.max_steps=2", "trainer.max_epochs=1",
-       "optim.warmup_steps=1"]
+TINY = (
+    "model.encoders.image={pretrained: null, arch: convnextv2, config: {hidden_sizes: "
+    "[8, 16], depths: [1, 1], image_size: 32}}"
+)
+CPU = [
+    "trainer.accelerator=cpu",
+    "trainer.devices=1",
+    "trainer.precision=32-true",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "data.num_workers=0",
+    "trainer.max_steps=2",
+    "trainer.max_epochs=1",
+    "optim.warmup_steps=1",
+]
 
 
 def _cli(args: list[str]):
@@ -42,15 +51,28 @@ def cxr_store(tmp_path_factory) -> Path:
     store = root / "store"
     for name, module in (("mimic_cxr", mimic_cxr), ("chexpert", chexpert)):
         raw = module.build(root / "raw")
-        _cli(["prepare", name, "--raw", str(raw), "--out", str(store), "--workers", "1",
-              "--config", "size=32"])
+        _cli(
+            [
+                "prepare",
+                name,
+                "--raw",
+                str(raw),
+                "--out",
+                str(store),
+                "--workers",
+                "1",
+                "--config",
+                "size=32",
+            ]
+        )
     return store
 
 
 def _heads(run_dir: Path) -> dict[str, int]:
     """{parameter name: output size} of each task head's last linear layer (last.ckpt)."""
-    state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu",
-                       weights_only=False)["state_dict"]
+    state = torch.load(
+        run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
+    )["state_dict"]
     heads: dict[str, int] = {}
     for key, value in state.items():
         if key.startswith("model.heads.") and key.endswith(".weight") and value.ndim == 2:
@@ -71,13 +93,28 @@ def test_cxr_convnext_trains_and_evaluates_on_prepared_mimic_cxr(cxr_store, tmp_
     path = ROOT / "configs" / "cxr_convnext.yaml"
     shipped = load_config(path, [])
     assert shipped["model"]["encoders"]["image"]["pretrained"] == (
-        "facebook/convnextv2-base-22k-224")
-    cfg = load_config(path, [f"data.store={cxr_store}", f"run.dir={tmp_path}",
-                             "data.datasets=[mimic_cxr]", TINY, *CPU, "data.batch_size=4",
-                             "run.predict=[val, test]"])
+        "facebook/convnextv2-base-22k-224"
+    )
+    cfg = load_config(
+        path,
+        [
+            f"data.store={cxr_store}",
+            f"run.dir={tmp_path}",
+            "data.datasets=[mimic_cxr]",
+            TINY,
+            *CPU,
+            "data.batch_size=4",
+            "run.predict=[val, test]",
+        ],
+    )
     assert cfg["model"]["encoders"]["image"]["arch"] == "convnextv2"
     assert [next(iter(op)) for op in cfg["transforms"]["image"]] == [
-        "random_resized_crop", "flip", "rotate", "brightness", "contrast"]  # the shipped ones
+        "random_resized_crop",
+        "flip",
+        "rotate",
+        "brightness",
+        "contrast",
+    ]  # the shipped ones
     metrics = run(cfg)
     run_dir = tmp_path / "cxr_convnext"
     assert metrics["global_step"] == 2 and set(metrics["tasks"]) == {"mimic_cxr.findings"}
@@ -95,9 +132,18 @@ def test_cxr_convnext_trains_and_evaluates_on_prepared_mimic_cxr(cxr_store, tmp_
 
 def test_multitask_cxr_trains_both_datasets_in_the_shared_space(cxr_store, tmp_path):
     path = ROOT / "configs" / "multitask_cxr.yaml"
-    cfg = load_config(path, [f"data.store={cxr_store}", f"run.dir={tmp_path}", TINY, *CPU,
-                             "data.batch_size=4", "loss.drpo.refit_every=1",
-                             "run.predict=[train, test]"])
+    cfg = load_config(
+        path,
+        [
+            f"data.store={cxr_store}",
+            f"run.dir={tmp_path}",
+            TINY,
+            *CPU,
+            "data.batch_size=4",
+            "loss.drpo.refit_every=1",
+            "run.predict=[train, test]",
+        ],
+    )
     assert cfg["data"]["datasets"] == ["chexpert", "mimic_cxr"]
     metrics = run(cfg)
     run_dir = tmp_path / "multitask_cxr"

@@ -63,8 +63,10 @@ def test_labels_splits_slides_and_pixels_follow_the_files(raw):
 
 def test_listing_reads_no_pixels(raw, monkeypatch):
     adapter = get_adapter("pcam")
-    monkeypatch.setattr("climb.adapt.pathology.pcam.standardize_image",
-                        lambda *a, **k: pytest.fail("items() decoded a patch"))
+    monkeypatch.setattr(
+        "climb.adapt.pathology.pcam.standardize_image",
+        lambda *a, **k: pytest.fail("items() decoded a patch"),
+    )
     items = adapter.items(raw)
     assert [i.key for i in items[:2]] == ["train-000000", "train-000001"]
     assert len(items) == sum(fixture.COUNTS.values())
@@ -113,7 +115,8 @@ def test_truncated_h5_is_quarantined_and_the_rest_prepared(raw, tmp_path):
     assert set(errors) == {cut.name, f"{fixture.PREFIX}valid_x.h5"}
     assert errors[cut.name] == f"{cut.name}: cannot read the HDF5 file (OSError)"
     assert errors[f"{fixture.PREFIX}valid_x.h5"] == (
-        f"{mismatched.name}: 2 labels for 3 patches in its x file")
+        f"{mismatched.name}: 2 labels for 3 patches in its x file"
+    )
     splits = stored_splits(tmp_path / "store", "pcam")
     assert splits == {f"test-{i:06d}": ("camelyon16_test_003", "test") for i in range(3)}
 
@@ -129,11 +132,14 @@ def test_meta_that_does_not_match_its_x_file_stops_the_listing(raw, tmp_path):
 
 def test_climb_prepare_writes_the_official_split(raw, tmp_path, cli):
     store = tmp_path / "store"
-    result = cli(["prepare", "pcam", "--raw", str(raw), "--out", str(store), "--workers", "2"])
+    result = cli(["prepare", "pcam", "--raw", str(raw), "--out", str(store), "--workers", "1"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((store / "pcam" / "manifest.json").read_text())
     assert manifest["quarantined"] == []
     assert {k: c["samples"] for k, c in manifest["counts"].items()} == {
-        "train": 6, "val": 3, "test": 3}
+        "train": 6,
+        "val": 3,
+        "test": 3,
+    }
     splits = stored_splits(store, "pcam")
     assert {p for p, s in splits.values() if s == "train"} == set(fixture.SLIDES["train"])

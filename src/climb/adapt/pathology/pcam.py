@@ -162,8 +162,9 @@ class PcamAdapter(ClassImageAdapter):
 
     def _work_dir(self) -> Path:
         """Where gunzipped copies go (``prepare`` sets ``work_dir`` to ``STORE/.work/pcam``)."""
-        return Path(self.config.get("work_dir")
-                    or Path(tempfile.gettempdir()) / "climb-work" / self.name)
+        return Path(
+            self.config.get("work_dir") or Path(tempfile.gettempdir()) / "climb-work" / self.name
+        )
 
     def _readable(self, path: Path, raw_dir: Path) -> Path:
         """``path`` itself, or its gunzipped copy for a ``.h5.gz``."""
@@ -191,18 +192,32 @@ class PcamAdapter(ClassImageAdapter):
                 raise RecordError(x_src, "dataset 'x' is not uint8 N x 96 x 96 x 3")
             labels = _labels(self._readable(y_path, raw_dir), y_src)
             if len(labels) != shape[0]:
-                raise RecordError(y_src, f"{len(labels)} labels for {shape[0]} patches in "
-                                         "its x file")
+                raise RecordError(
+                    y_src, f"{len(labels)} labels for {shape[0]} patches in its x file"
+                )
         except RecordError as err:
-            return [Item(source=x_src, key=f"{SPLITS[split]}-file",
-                         info={**broken, "bad_file": err.path, "problem": err.problem})]
+            return [
+                Item(
+                    source=x_src,
+                    key=f"{SPLITS[split]}-file",
+                    info={**broken, "bad_file": err.path, "problem": err.problem},
+                )
+            ]
         slides = _slides(meta, files[2], shape[0]) if meta.is_file() else None
         h5 = x_read.as_posix() if x_read != x_path else x_src
         return [
-            Item(source=f"{x_src}/{i}", key=f"{SPLITS[split]}-{i:06d}",
-                 info={"files": files, "h5": h5, "index": i, "label": str(int(label)),
-                       "split": SPLITS[split],
-                       "patient_id": slides[i] if slides is not None else None})
+            Item(
+                source=f"{x_src}/{i}",
+                key=f"{SPLITS[split]}-{i:06d}",
+                info={
+                    "files": files,
+                    "h5": h5,
+                    "index": i,
+                    "label": str(int(label)),
+                    "split": SPLITS[split],
+                    "patient_id": slides[i] if slides is not None else None,
+                },
+            )
             for i, label in enumerate(labels)
         ]
 
@@ -225,11 +240,16 @@ class PcamAdapter(ClassImageAdapter):
             with _LOCK:
                 patch = np.asarray(_open_x(path)["x"][int(item.info["index"])])
         except Exception as err:  # h5py raises OSError/KeyError/ValueError on bad bytes
-            raise RecordError(item.source, f"cannot read the patch ({type(err).__name__})"
-                              ) from None
+            raise RecordError(
+                item.source, f"cannot read the patch ({type(err).__name__})"
+            ) from None
         pixels = Pixels(patch, photometric="RGB", bits=8, meta={"format": "HDF5"})
-        data = standardize_image(pixels, size=int(self.config["size"]),
-                                 fit=str(self.config["fit"]), mode=str(self.config["mode"]))
+        data = standardize_image(
+            pixels,
+            size=int(self.config["size"]),
+            fit=str(self.config["fit"]),
+            mode=str(self.config["mode"]),
+        )
         return Input(data=data)
 
 
