@@ -439,7 +439,7 @@ def main() -> None:
     parser.add_argument("--no-ray", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.ecg, args.images, args.volumes, args.chunks = 60, 60, 12, 6
+        args.ecg, args.images, args.volumes, args.chunks = 40, 40, 8, 4
 
     work = Path(tempfile.mkdtemp(prefix="climb-prepare-bench-"))
     overlay = work / "overlay.yaml"
