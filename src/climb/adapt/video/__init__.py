@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from climb.adapt.base import Adapter, Item
 from climb.errors import RecordError
 from climb.read.standardize_volume import VIDEO_DEFAULTS, standardize_clip
 from climb.read.video import read_video
 from climb.read.volume import Volume
-from climb.record import Input
+from climb.record import Input, Record
 
 #: Clip options of every video adapter (``VIDEO_DEFAULTS`` of the reader, colour kept).
 CLIP_CONFIG: dict[str, Any] = {**VIDEO_DEFAULTS, "mode": "RGB"}
@@ -80,3 +81,33 @@ def clip_input(
     if video.fps:
         rate = float(video.fps) / clip_step(video.array.shape[0], config)
     return Input(data=clip, sampling_rate=rate)
+
+
+class ClipAdapter(Adapter):
+    """A video set with one record per video, its clip over the whole video (config
+    :data:`CLIP_CONFIG`). A subclass gives its layout facts: ``items`` (``info`` holding
+    ``patient_id``, optional ``split``, and the values :attr:`meta_fields` names) and ``load``
+    (its labels, then :meth:`clip_record`)."""
+
+    default_config = dict(CLIP_CONFIG)
+    #: ``Record.meta`` key -> the ``Item.info`` key holding its value.
+    meta_fields: ClassVar[dict[str, str]] = {}
+
+    def clip_record(self, raw_dir: Path, item: Item, labels: dict[str, Any]) -> Record:
+        """The validated Record of the item's video: its standard clip, ``labels``, patient
+        id and split from ``item.info``, ``meta`` the source file and :attr:`meta_fields`."""
+        video = read_source(raw_dir, item.source)
+        info = item.info
+        return Record(
+            sample_id=item.key,
+            dataset=self.name,
+            modality=self.entry.modality,
+            patient_id=info.get("patient_id"),
+            split=info.get("split"),
+            inputs={"video": clip_input(video, item.source, self.config)},
+            labels=labels,
+            meta={
+                "source_file": item.source,
+                **{key: info[field] for key, field in self.meta_fields.items()},
+            },
+        ).validate()

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from climb.adapt.base import Adapter, Item
+from climb.adapt.base import Item
 from climb.adapt.imaging import find_root, relative
-from climb.adapt.video import CLIP_CONFIG, clip_input, read_source
+from climb.adapt.video import ClipAdapter
 from climb.errors import RecordError
 from climb.record import Record, age_bucket
 
@@ -48,9 +48,9 @@ def pcr_result(value) -> str | None:
     return PCR.get(int(number)) if math.isfinite(number) and number.is_integer() else None
 
 
-class CovidBluesAdapter(Adapter):
+class CovidBluesAdapter(ClipAdapter):
     name = "covid_blues"
-    default_config = dict(CLIP_CONFIG)
+    meta_fields = {"view": "point", "age_bucket": "age_bucket"}
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
@@ -87,21 +87,8 @@ class CovidBluesAdapter(Adapter):
         info = item.info
         if info["patient_id"] is None:
             raise RecordError(item.source, "file name is not patient_<ID>_<BLUEPOINT>.mp4")
-        video = read_source(raw_dir, item.source)
         label = -1 if info["covid"] is None else self.mapper("covid").multiclass(info["covid"])
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            patient_id=info["patient_id"],
-            inputs={"video": clip_input(video, item.source, self.config)},
-            labels={"covid": label},
-            meta={
-                "source_file": item.source,
-                "view": info["point"],
-                "age_bucket": info["age_bucket"],
-            },
-        ).validate()
+        yield self.clip_record(raw_dir, item, {"covid": label})
 
 
 ADAPTER = CovidBluesAdapter

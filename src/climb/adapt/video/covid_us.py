@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from climb.adapt.base import Adapter, Item
+from climb.adapt.base import Item
 from climb.adapt.imaging import find_root, map_label, relative
-from climb.adapt.video import CLIP_CONFIG, clip_input, read_source
+from climb.adapt.video import ClipAdapter
 from climb.errors import RecordError
 from climb.record import Record
 
@@ -57,9 +57,9 @@ def text(value) -> str | None:
     return None if pd.isna(value) or not str(value).strip() else str(value).strip()
 
 
-class CovidUsAdapter(Adapter):
+class CovidUsAdapter(ClipAdapter):
     name = "covid_us"
-    default_config = dict(CLIP_CONFIG)
+    meta_fields = {"site": "site", "device": "device", "view": "view"}
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
@@ -92,21 +92,7 @@ class CovidUsAdapter(Adapter):
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         info = item.info
         label = map_label(self.mapper("diagnosis"), info["label"], item.source)
-        video = read_source(raw_dir, item.source)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            patient_id=info["patient_id"],
-            inputs={"video": clip_input(video, item.source, self.config)},
-            labels={"diagnosis": label},
-            meta={
-                "source_file": item.source,
-                "site": info["site"],
-                "device": info["device"],
-                "view": info["view"],
-            },
-        ).validate()
+        yield self.clip_record(raw_dir, item, {"diagnosis": label})
 
 
 ADAPTER = CovidUsAdapter
