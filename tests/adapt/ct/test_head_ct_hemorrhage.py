@@ -12,7 +12,7 @@ import pytest
 
 from climb.adapt.base import get_adapter
 from climb.read.standardize import standardize_image
-from tests.adapt.ct._prepare import prepare_cli
+from tests.adapt._prepare import prepare_cli
 from tests.fixtures import head_ct_hemorrhage as fixture
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from climb.adapt.base import get_adapter
 from climb.errors import RecordError
-from tests.adapt.ct._prepare import prepare_cli
+from tests.adapt._prepare import prepare_cli
 from tests.fixtures import inspect as fixture
 
 TASKS = {

@@ -11,7 +11,7 @@ import pytest
 
 from climb.adapt.base import get_adapter
 from climb.read.standardize_volume import crop_or_pad, resample_volume
-from tests.adapt.ct._prepare import prepare_cli
+from tests.adapt._prepare import prepare_cli
 from tests.fixtures import kits23 as fixture
 
 

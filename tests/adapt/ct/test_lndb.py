@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from climb.adapt.base import get_adapter
-from tests.adapt.ct._prepare import prepare_cli
+from tests.adapt._prepare import prepare_cli
 from tests.fixtures import lndb as fixture
 
 

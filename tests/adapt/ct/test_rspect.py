@@ -12,7 +12,7 @@ import pytest
 
 from climb.adapt.base import get_adapter
 from climb.errors import RecordError
-from tests.adapt.ct._prepare import prepare_cli
+from tests.adapt._prepare import prepare_cli
 from tests.fixtures import rspect as fixture
 from tests.fixtures._ct import PHI
 

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 from climb.adapt.base import get_adapter
 from climb.errors import RecordError
+from tests.adapt._prepare import every_output
 from tests.adapt.cxr._labels import CXR14, known
 from tests.fixtures import vindr_cxr as fixture
 from tests.fixtures._imaging import real_gray
@@ -111,18 +111,6 @@ PLANTED = {"PatientName": "Quixote^Zelda", "PatientID": "ZQ-4471-19310719",
 NEEDLES = ("Zelda", "Quixote", BIRTH, "1931", "ZQ-4471", "Memorial")
 
 
-def _every_output(store: Path) -> str:
-    texts = []
-    for path in sorted(p for p in store.rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            for row in pq.read_table(path).to_pylist():
-                texts.append(json.dumps(row, default=repr))
-                texts.extend(v.decode("latin-1") for v in row.values() if isinstance(v, bytes))
-        else:
-            texts.append(path.read_bytes().decode("latin-1"))
-    return "\n".join(texts)
-
-
 def test_dicom_patient_fields_reach_no_output_of_climb_prepare(raw, tmp_path):
     copy = tmp_path / "raw"
     shutil.copytree(raw, copy)
@@ -148,7 +136,7 @@ def test_dicom_patient_fields_reach_no_output_of_climb_prepare(raw, tmp_path):
     assert set(reasons) == {ID(1), ID(2)}
     assert "burned-in annotation" in reasons[ID(1)]
     assert sum(c["samples"] for c in manifest["counts"].values()) == 5  # image 0 included
-    outputs = result.stdout + result.stderr + _every_output(store)
+    outputs = result.stdout + result.stderr + every_output(store)
     assert ID(0) in outputs and "burned-in" in outputs  # the search does see everything
     for needle in NEEDLES:
         assert needle not in outputs, f"{needle!r} leaked into prepare's output"

@@ -4,7 +4,6 @@ tables)."""
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from climb.adapt.base import get_adapter, has_adapter
 from climb.catalog import load_catalog
+from tests.adapt._prepare import prepare_cli, split_rows
 from tests.fixtures import cholec80 as fixture
 from tests.fixtures._video import truncate, write_empty_video
 
@@ -89,33 +89,18 @@ def test_clip_frames_are_spread_over_their_window(raw):
         np.testing.assert_array_equal(rec.inputs["video"].data, frames[chosen, :, left : left + 48])
 
 
-def test_cli_prepare_quarantines_truncated_and_empty_videos(cli, raw, tmp_path):
+def test_cli_prepare_quarantines_truncated_and_empty_videos(raw, tmp_path, caplog):
     copy = tmp_path / "raw"
     shutil.copytree(raw, copy)
     videos = copy / fixture.FOLDER / "videos"
     truncate(videos / "video42.mp4", 0.6)
     write_empty_video(videos / "video01.mp4", fixture.SIZE, fixture.FPS, codec="libx264")
-    args = [
-        "prepare",
-        "cholec80",
-        "--raw",
-        str(copy),
-        "--out",
-        str(tmp_path / "store"),
-        "--workers",
-        "1",
-    ]
-    for key, value in fixture.CONFIG.items():
-        args += ["--config", f"{key}={value}"]
-    result = cli(args)
-    assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "store/cholec80/manifest.json").read_text())
+    manifest, _ = prepare_cli("cholec80", copy, tmp_path / "store", fixture.CONFIG, caplog)
     quarantined = {q["source"] for q in manifest["quarantined"]}
     assert quarantined == {
         f"{fixture.FOLDER}/videos/video42.mp4",
         f"{fixture.FOLDER}/videos/video01.mp4",
     }
-    with open(tmp_path / "store/cholec80/splits.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = split_rows(tmp_path / "store", "cholec80")
     videos_prepared = {r["sample_id"].split("-")[0]: r["split"] for r in rows}
     assert videos_prepared == {"video02": "train", "video35": "val", "video41": "test"}

@@ -4,7 +4,6 @@ clinical variables table)."""
 from __future__ import annotations
 
 import csv
-import json
 import re
 import shutil
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from climb.adapt.base import get_adapter, has_adapter
 from climb.catalog import load_catalog
+from tests.adapt._prepare import prepare_cli, split_rows
 from tests.fixtures import covid_blues as fixture
 from tests.fixtures._video import truncate, write_empty_video
 
@@ -66,36 +66,22 @@ def test_clip_rate_comes_from_the_container(raw, records):
         assert clip.sampling_rate == pytest.approx(fps / max(1.0, n_frames / 16))
 
 
-def test_cli_prepare_keeps_patients_whole_and_quarantines_bad_videos(cli, raw, tmp_path):
+def test_cli_prepare_keeps_patients_whole_and_quarantines_bad_videos(raw, tmp_path, caplog):
     copy = tmp_path / "raw"
     shutil.copytree(raw, copy)
     videos = copy / fixture.FOLDER / "lus_videos"
     truncate(videos / "patient_4_L2.mp4", 0.6)
     write_empty_video(videos / "patient_9_L3.mp4", fixture.SIZE, fixture.FPS, codec="libx264")
-    result = cli(
-        [
-            "prepare",
-            "covid_blues",
-            "--raw",
-            str(copy),
-            "--out",
-            str(tmp_path / "store"),
-            "--workers",
-            "1",
-            "--config",
-            "frames=4",
-            "--config",
-            "size=32",
-            "--config",
-            "split_ratios=0.4,0.3,0.3",
-        ]
+    manifest, _ = prepare_cli(
+        "covid_blues",
+        copy,
+        tmp_path / "store",
+        {"frames": 4, "size": 32, "split_ratios": "0.4,0.3,0.3"},
+        caplog,
     )
-    assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "store/covid_blues/manifest.json").read_text())
     quarantined = {Path(q["source"]).name for q in manifest["quarantined"]}
     assert quarantined == {"patient_4_L2.mp4", "patient_9_L3.mp4"}
-    with open(tmp_path / "store/covid_blues/splits.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = split_rows(tmp_path / "store", "covid_blues")
     assert len(rows) == 11 - 2
     splits: dict[str, set[str]] = {}
     for row in rows:

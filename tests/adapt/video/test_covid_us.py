@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from climb.adapt.base import get_adapter, has_adapter
 from climb.catalog import load_catalog
+from tests.adapt._prepare import prepare_cli, split_rows
 from tests.fixtures import covid_us as fixture
 from tests.fixtures._video import truncate, write_empty_video
 
@@ -49,37 +49,21 @@ def test_labels_patients_and_meta_follow_the_newest_table(raw, records):
     assert records["25_grepmed_pneumonia"].inputs["video"].sampling_rate == pytest.approx(20.0)
 
 
-def test_cli_prepare_keeps_cases_whole_and_quarantines_bad_videos(cli, raw, tmp_path):
+def test_cli_prepare_keeps_cases_whole_and_quarantines_bad_videos(raw, tmp_path, caplog):
     copy = tmp_path / "raw"
     shutil.copytree(raw, copy)
     clean = copy / fixture.FOLDER / "data/video/clean"
     truncate(clean / "29_grepmed_covid_prc_linear_clean.avi", 0.8)
     write_empty_video(clean / "20_butterfly_normal_prc_convex_clean.avi", fixture.SIZE, 15)
-    result = cli(
-        [
-            "prepare",
-            "covid_us",
-            "--raw",
-            str(copy),
-            "--out",
-            str(tmp_path / "store"),
-            "--workers",
-            "1",
-            "--config",
-            "frames=4",
-            "--config",
-            "size=32",
-        ]
+    manifest, _ = prepare_cli(
+        "covid_us", copy, tmp_path / "store", {"frames": 4, "size": 32}, caplog
     )
-    assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "store/covid_us/manifest.json").read_text())
     quarantined = {Path(q["source"]).name for q in manifest["quarantined"]}
     assert quarantined == {
         "29_grepmed_covid_prc_linear_clean.avi",
         "20_butterfly_normal_prc_convex_clean.avi",
     }
-    with open(tmp_path / "store/covid_us/splits.csv", newline="") as f:
-        rows = {r["sample_id"]: r for r in csv.DictReader(f)}
+    rows = {r["sample_id"]: r for r in split_rows(tmp_path / "store", "covid_us")}
     assert set(rows) == {
         "1_butterfly_covid",
         "25_grepmed_pneumonia",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from matplotlib.path import Path as Outline
 
 from climb.adapt.base import get_adapter, has_adapter
 from climb.catalog import load_catalog
+from tests.adapt._prepare import prepare_cli, split_rows
 from tests.fixtures import echonet_dynamic as fixture
 from tests.fixtures._video import truncate, write_empty_video
 
@@ -110,34 +110,20 @@ def test_masks_are_ed_then_es_and_match_the_tracings(raw, records):
         assert mask[0].sum() > mask[1].sum()
 
 
-def test_cli_prepare_quarantines_truncated_and_empty_videos(cli, raw, tmp_path):
+def test_cli_prepare_quarantines_truncated_and_empty_videos(raw, tmp_path, caplog):
     copy = tmp_path / "raw"
     shutil.copytree(raw, copy)
     videos = copy / fixture.FOLDER / "Videos"
     truncate(videos / "0X1A.avi", 0.8)
     write_empty_video(videos / "0X3B.avi", fixture.SIZE, fixture.FPS)
-    result = cli(
-        [
-            "prepare",
-            "echonet_dynamic",
-            "--raw",
-            str(copy),
-            "--out",
-            str(tmp_path / "store"),
-            "--workers",
-            "1",
-            "--config",
-            "frames=8",
-        ]
-    )
-    assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "store/echonet_dynamic/manifest.json").read_text())
+    manifest, _ = prepare_cli("echonet_dynamic", copy, tmp_path / "store", {"frames": 8}, caplog)
     reasons = {
         q["source"].removeprefix(f"{fixture.FOLDER}/Videos/"): q["error"]
         for q in manifest["quarantined"]
     }
     assert set(reasons) == {"0X1A.avi", "0X3B.avi"}
     assert "no decodable frame" in reasons["0X3B.avi"]
-    with open(tmp_path / "store/echonet_dynamic/splits.csv", newline="") as f:
-        prepared = {row["sample_id"]: row["split"] for row in csv.DictReader(f)}
+    prepared = {
+        r["sample_id"]: r["split"] for r in split_rows(tmp_path / "store", "echonet_dynamic")
+    }
     assert prepared == {"0X1F": "train", "0X2C": "train", "0X2E": "val", "0X3D": "test"}

@@ -1,8 +1,10 @@
-"""`climb prepare` in-process (Typer's CliRunner) for the CT adapter tests, and every text a
-run leaves: its output, its log records, and each file of the store (Parquet rows decoded)."""
+"""`climb prepare` in-process (Typer's CliRunner) for the adapter tests, every text a run
+leaves (its output, its log records, each file of the store with Parquet rows decoded), and
+the split table it writes."""
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -59,3 +61,9 @@ def prepare_cli(
     assert result.exit_code == 0, result.output + repr(result.exception)
     manifest = json.loads((out / name / "manifest.json").read_text())
     return manifest, "\n".join([result.output, caplog.text, every_output(out)])
+
+
+def split_rows(out: Path, name: str) -> list[dict[str, str]]:
+    """The rows of the store's ``splits.csv`` (sample_id, split, ...)."""
+    with open(out / name / "splits.csv", newline="") as f:
+        return list(csv.DictReader(f))
