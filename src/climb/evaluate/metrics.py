@@ -35,6 +35,8 @@ CLASSIFICATION = ("binary", "multiclass", "multilabel")
 
 # The single number that summarizes a task (tables, robustness curves, worst group).
 HEADLINE = {
+    "token_multiclass": "accuracy",
+    "node_multilabel": "micro_f1",
     "binary": "auroc_macro",
     "multiclass": "auroc_macro",
     "multilabel": "auroc_macro",
@@ -294,12 +296,60 @@ def regression_metrics(y: np.ndarray, s: np.ndarray, W: np.ndarray) -> dict[str,
     return {"mae": _div(W @ np.abs(err), total), "rmse": np.sqrt(_div(W @ err**2, total))}
 
 
+# ---------------------------------------------------------------- per-position tasks
+
+POSITION_TYPES = ("token_multiclass", "node_multilabel")
+
+
+def position_counts(kind: str, label: np.ndarray, scores: np.ndarray,
+                    n_classes: int) -> np.ndarray:
+    """One sample's ``[3, C]`` true-positive / false-positive / false-negative counts over its
+    positions: tokens (``label [L]`` class ids, -1 skipped; ``scores [L * C]``, argmax) or nodes
+    (``label``/``scores`` ``[N * C]``, NaN labels skipped, score >= 0.5 = predicted)."""
+    s = np.asarray(scores, np.float64).reshape(-1, n_classes)
+    out = np.zeros((3, n_classes))
+    if kind == "token_multiclass":
+        y = np.asarray(label, np.float64).reshape(-1)[: len(s)].astype(int)
+        keep = y >= 0
+        y, pred = y[keep], s[: len(keep)][keep].argmax(1)
+        for c in range(n_classes):
+            out[0, c] = np.sum((pred == c) & (y == c))
+            out[1, c] = np.sum((pred == c) & (y != c))
+            out[2, c] = np.sum((pred != c) & (y == c))
+        return out
+    y = np.asarray(label, np.float64).reshape(-1, n_classes)
+    known = ~np.isnan(y)
+    pos, pred = (y == 1) & known, (s >= 0.5) & known
+    out[0], out[1], out[2] = (pos & pred).sum(0), (~pos & pred).sum(0), (pos & ~pred).sum(0)
+    return out
+
+
+def position_metrics(kind: str, counts: np.ndarray,
+                     W: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-position metrics from per-sample counts ``[n, 3, C]`` weighted by ``W [B, n]``
+    (a bootstrap resamples samples, i.e. whole proteins / graphs, never single positions).
+    Tokens: ``accuracy`` (Q3/Q8 as TAPE reports) and ``macro_f1`` over classes present;
+    nodes: ``micro_f1`` (as GraphSAGE reports on PPI) and ``macro_f1``; per class ``f1``."""
+    tp, fp, fn = (np.einsum("bn,nc->bc", W, counts[:, k]) for k in range(3))
+    f1 = _div(2 * tp, 2 * tp + fp + fn)
+    present = (tp + fn) > 0
+    macro = _nanmean(np.where(present, f1, np.nan), axis=1)
+    if kind == "token_multiclass":
+        summary = {"accuracy": _div(tp.sum(1), (tp + fn).sum(1)), "macro_f1": macro}
+    else:
+        summary = {"micro_f1": _div(2 * tp.sum(1), (2 * tp + fp + fn).sum(1)),
+                   "macro_f1": macro}
+    return summary, {"f1": f1}
+
+
 def task_metrics(
     task: TaskArrays, W: np.ndarray | None = None, thresholds: Sequence[float | None] | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Summary ``{name: [B]}`` and per-class ``{name: [B, C]}`` metrics of one task."""
     if W is None:
         W = np.ones((1, task.n))
+    if task.type in POSITION_TYPES:
+        return position_metrics(task.type, task.y, W)
     if task.type == "regression":
         return regression_metrics(task.y, task.s, W), {}
     if task.type not in CLASSIFICATION:
@@ -312,6 +362,8 @@ def defined_classes(task: TaskArrays) -> list[int]:
     use); for a bootstrap, the fixed class set of the estimand."""
     if task.type == "regression":
         return []
+    if task.type in POSITION_TYPES:  # classes with a labelled position
+        return [int(c) for c in np.flatnonzero((task.y[:, 0] + task.y[:, 2]).sum(0) > 0)]
     Y, _ = one_vs_rest(task.y, task.s, task.type)
     out = []
     for c in range(Y.shape[1]):
@@ -334,6 +386,9 @@ def classes_defined_check(task: TaskArrays, classes: Sequence[int]):
     None when there is nothing to check (regression, or no class)."""
     if task.type == "regression" or not len(classes):
         return None
+    if task.type in POSITION_TYPES:  # every class of the set keeps a labelled position
+        support = (task.y[:, 0] + task.y[:, 2])[:, list(classes)]
+        return lambda W: np.all(W @ support > 0, axis=1)
     Y, _ = one_vs_rest(task.y, task.s, task.type)
     Y = Y[:, list(classes)]
     positive = np.nan_to_num(Y, nan=0.0)

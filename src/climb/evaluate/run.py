@@ -31,6 +31,7 @@ from climb.evaluate.metrics import (
     classes_defined_check,
     defined_classes,
     n_defined,
+    position_counts,
     task_metrics,
     youden_thresholds,
 )
@@ -90,7 +91,16 @@ def task_arrays(frame: pd.DataFrame, spec: dict) -> TaskArrays:
     task_type = spec["type"]
     labels = [np.asarray(v, dtype=np.float64) for v in rows["label"]]
     scores = [np.asarray(v, dtype=np.float64) for v in rows["scores"]]
-    if task_type == "multilabel":
+    level = spec.get("level", "sample")
+    if level in ("token", "node"):  # per-sample [3, C] counts; y = counts, s = predictions
+        task_type = "token_multiclass" if level == "token" else "node_multilabel"
+        n_classes = len(spec["classes"])
+        y = np.stack([position_counts(task_type, label, score, n_classes)
+                      for label, score in zip(labels, scores, strict=True)]) if labels else (
+            np.zeros((0, 3, n_classes)))
+        s = y[:, 0] + y[:, 1]
+        keep = (y[:, 0] + y[:, 2]).sum(1) > 0  # samples with a labelled position
+    elif task_type == "multilabel":
         y = np.stack(labels) if labels else np.zeros((0, len(spec["classes"])))
         s = np.stack(scores) if scores else np.zeros((0, len(spec["classes"])))
         keep = ~np.all(np.isnan(y), axis=1) if len(y) else np.zeros(0, bool)

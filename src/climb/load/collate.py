@@ -22,6 +22,10 @@ not a transposing copy; call ``.contiguous()`` where a consumer needs C order.
 Labels are batched for every task in ``tasks`` (so a mixed-dataset batch has every task):
 multilabel ``[B, C]`` float (NaN unknown), multiclass/binary ``[B]`` long (-1 missing),
 regression ``[B]`` float (NaN missing), each with a boolean ``label_mask`` of the same shape.
+Per-position tasks (``TaskSpec.level``): ``token`` tasks (per-residue class ids, stored as
+``uint8`` array labels) are ``[B, L]`` long padded with -1 to the longest in the batch;
+``node`` tasks take their labels from the batch's graphs (``graph.y``, ``[N, C]`` float, NaN
+unknown; ``graph.batch`` says whose node), so their ``label_mask`` is ``[N, C]`` too.
 """
 
 from __future__ import annotations
@@ -255,7 +259,30 @@ class Collator:
         b = len(samples)
         for task in self.tasks:
             values = [s["labels"].get(task.key) for s in samples]
-            if task.type == "multilabel":
+            if getattr(task, "level", "sample") == "token":
+                rows = [None if v is None else np.frombuffer(v, np.uint8) if isinstance(
+                    v, bytes | bytearray) else np.asarray(v).reshape(-1) for v in values]
+                width = max((len(r) for r in rows if r is not None), default=0)
+                out = np.full((b, width), -1, dtype=np.int64)
+                for i, r in enumerate(rows):
+                    if r is not None:
+                        out[i, :len(r)] = r
+                t = torch.from_numpy(out)
+                labels[task.key], masks[task.key] = t, t >= 0
+            elif getattr(task, "level", "sample") == "node":
+                graphs = [s["inputs"].get("graph") for s in samples]
+                ys = [np.asarray(g["y"], np.float32) if g is not None and "y" in g else None
+                      for g in graphs]
+                rows_of = [0 if g is None else _graph_tensors(g)[1] for g in graphs]
+                out = np.full((sum(rows_of), task.num_classes), np.nan, dtype=np.float32)
+                start = 0
+                for y, n in zip(ys, rows_of, strict=True):
+                    if y is not None:
+                        out[start:start + n] = y.reshape(n, -1)
+                    start += n
+                t = torch.from_numpy(out)
+                labels[task.key], masks[task.key] = t, ~torch.isnan(t)
+            elif task.type == "multilabel":
                 out = np.full((b, task.num_classes), np.nan, dtype=np.float32)
                 for i, v in enumerate(values):
                     if v is not None:

@@ -14,6 +14,20 @@ from torch import nn
 TASK_TYPES = ("multilabel", "multiclass", "binary", "regression")
 
 
+def position_type(task) -> str | None:
+    """The per-position loss/score type of a ``level: token | node`` task (None for
+    sample-level tasks): a token ``segmentation`` (one class per residue) is ``multiclass``
+    per position, a node ``multilabel`` task is ``multilabel`` per node."""
+    level = getattr(task, "level", "sample")
+    if level not in ("token", "node"):
+        return None
+    kind = "multiclass" if task.type == "segmentation" else task.type
+    if kind not in ("multiclass", "multilabel"):
+        raise ValueError(f"task {task.key}: per-{level} {task.type!r} tasks are not supported "
+                         "(multiclass / segmentation or multilabel)")
+    return kind
+
+
 class TaskLike(Protocol):
     key: str
     type: str
@@ -22,6 +36,9 @@ class TaskLike(Protocol):
 
 def task_out_dim(task: TaskLike) -> int:
     """Logit width: one per class (binary = 2 softmax classes), 1 for regression."""
+    kind = position_type(task)
+    if kind is not None:
+        return len(task.classes)
     if task.type not in TASK_TYPES:
         raise ValueError(f"task {task.key}: unknown type {task.type!r}; one of {TASK_TYPES}")
     if task.type == "regression":
@@ -41,7 +58,7 @@ class TaskHead(nn.Module):
                  dropout: float = 0.0):
         super().__init__()
         out = task_out_dim(task)
-        self.task_type = task.type
+        self.task_type = position_type(task) or task.type
         if hidden:
             self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout),
                                      nn.Linear(hidden, out))
@@ -49,6 +66,7 @@ class TaskHead(nn.Module):
             self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, out))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """``[B, D] -> [B, C]``; per position ``[B, L, D] -> [B, L, C]`` or ``[N, D] -> [N, C]``."""
         out = self.net(h)
         return out[:, 0] if self.task_type == "regression" else out
 

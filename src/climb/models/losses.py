@@ -9,6 +9,12 @@ callers can reweight samples (e.g. by domain, see ``climb.train.drpo``) when red
 - multiclass / binary: cross-entropy, ``-1`` = ignored; optional class weights (the sample
   weight is then the weight of its class, as in ``torch.nn.CrossEntropyLoss``).
 - regression: MSE or Huber, NaN = ignored.
+
+:func:`masked_position_loss` is the per-position version (``level: token | node`` tasks):
+cross-entropy per token (label -1 = padding / missing) or BCE-with-logits per node and
+class (NaN = unknown); each sample's loss is the mean over its supervised positions and its
+weight the number of them, so :func:`reduce_loss` gives the mean over every supervised
+position of the batch.
 """
 
 from __future__ import annotations
@@ -89,3 +95,45 @@ def balanced_class_weights(counts: torch.Tensor, task_type: str) -> torch.Tensor
         return (neg / pos.clamp(min=1)).clamp(max=1e3)
     c = counts.float()
     return (c.sum() / (len(c) * c.clamp(min=1))).clamp(max=1e3)
+
+
+def masked_position_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    task_type: str,
+    owner: torch.Tensor | None = None,
+    n_samples: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample loss ``[B]`` and weight ``[B]`` (supervised positions) of a per-position task.
+
+    ``multiclass`` (tokens): ``logits [B, L, C]``, ``labels [B, L']`` long, -1 ignored (padded
+    or cropped to ``L``). ``multilabel`` (nodes): ``logits [N, C]``, ``labels [N, C]`` float,
+    NaN ignored; ``owner [N]`` the sample of every node, ``n_samples`` = B."""
+    if task_type == "multiclass":
+        length = logits.shape[1]
+        y = labels.long()
+        if y.shape[1] < length:
+            y = F.pad(y, (0, length - y.shape[1]), value=-1)
+        y = y[:, :length]
+        known = y >= 0
+        el = F.cross_entropy(logits.transpose(1, 2), y.clamp(min=0), reduction="none")
+        el = torch.where(known, el, torch.zeros_like(el))
+        count = known.sum(1).to(logits.dtype)
+        return el.sum(1) / count.clamp(min=1), count
+    if task_type == "multilabel":
+        if owner is None or n_samples is None:
+            raise ValueError("node-level losses need owner (graph of every node) and n_samples")
+        y = labels.float()
+        known = ~torch.isnan(y)
+        el = F.binary_cross_entropy_with_logits(logits, torch.where(known, y, 0.0),
+                                                reduction="none")
+        el = torch.where(known, el, torch.zeros_like(el))
+        per_node = el.sum(1) / known.sum(1).clamp(min=1)
+        node_known = known.any(1).to(logits.dtype)
+        total = torch.zeros(n_samples, dtype=logits.dtype, device=logits.device)
+        count = torch.zeros(n_samples, dtype=logits.dtype, device=logits.device)
+        total = total.index_add(0, owner, per_node * node_known)
+        count = count.index_add(0, owner, node_known)
+        return total / count.clamp(min=1), count
+    raise ValueError(f"per-position losses are multiclass (tokens) or multilabel (nodes), not "
+                     f"{task_type!r}")

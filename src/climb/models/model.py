@@ -1,4 +1,10 @@
-"""The assembled model: one encoder per input, a fusion module, one head per task."""
+"""The assembled model: one encoder per input, a fusion module, one head per task.
+
+Per-position tasks (``level: token`` / ``node``, e.g. TAPE ss3, PPI's GO labels) skip pooling
+and fusion: their heads run on the per-position embeddings (``encoder.positions``) of the
+first input whose encoder has them (``sequence_cnn``: ``[B, L, D]``; graph encoders:
+``[N, D]``), giving ``[B, L, C]`` / ``[N, C]`` logits.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from torch import nn
 from climb.models.encoders import ConfigError, build_encoder
 from climb.models.fusion import build_fusion
 from climb.models.fusion.late import _safe
-from climb.models.heads import TaskHead
+from climb.models.heads import TaskHead, position_type
 
 
 class MultimodalModel(nn.Module):
@@ -33,19 +39,34 @@ class MultimodalModel(nn.Module):
         self.encoders = nn.ModuleDict({n: build_encoder(encoders[n]) for n in self.input_names})
         in_dims = {n: int(self.encoders[n].out_dim) for n in self.input_names}
         head = dict(head or {})
+        self.tasks = [t for t in tasks if position_type(t) is None]
+        self.position_tasks = [t for t in tasks if position_type(t) is not None]
+        self.position_input = None
+        if self.position_tasks:
+            self.position_input = next(
+                (n for n in self.input_names if hasattr(self.encoders[n], "positions")), None)
+            if self.position_input is None:
+                raise ConfigError(
+                    f"tasks {[t.key for t in self.position_tasks]} are per token/node, but no "
+                    "encoder gives per-position embeddings (sequence_cnn, graph encoders)")
         fusion_cfg = dict(fusion or {"type": "none"})
         if fusion_cfg.get("type") == "late":
             fusion_cfg.setdefault("hidden", head.get("hidden"))
             fusion_cfg.setdefault("dropout", head.get("dropout", 0.0))
-        self.fusion = build_fusion(fusion_cfg, in_dims, tasks)
+        self.fusion = build_fusion(fusion_cfg, in_dims, self.tasks) if self.tasks else None
         self.late = bool(getattr(self.fusion, "produces_logits", False))
-        self.tasks = list(tasks)
-        if not self.late:
-            self.heads = nn.ModuleDict({
-                _safe(t.key): TaskHead(self.fusion.out_dim, t, head.get("hidden"),
-                                       head.get("dropout", 0.0))
-                for t in tasks
-            })
+        heads = {}
+        if not self.late and self.fusion is not None:
+            heads.update({_safe(t.key): TaskHead(self.fusion.out_dim, t, head.get("hidden"),
+                                                 head.get("dropout", 0.0))
+                          for t in self.tasks})
+        if self.position_tasks:
+            width = int(self.encoders[self.position_input].position_dim)
+            heads.update({_safe(t.key): TaskHead(width, t, head.get("hidden"),
+                                                 head.get("dropout", 0.0))
+                          for t in self.position_tasks})
+        if heads:
+            self.heads = nn.ModuleDict(heads)
 
     def masks(self, batch: dict[str, Any], batch_size: int) -> dict[str, torch.Tensor]:
         """Modality masks for this batch (all True when the batch has none for an input)."""
@@ -83,17 +104,37 @@ class MultimodalModel(nn.Module):
 
     def embed(self, batch: dict[str, Any]) -> torch.Tensor:
         """Fused embedding ``[B, D]`` (not defined for late fusion)."""
-        if self.late:
-            raise ConfigError("late fusion has no shared embedding")
+        if self.late or self.fusion is None:
+            raise ConfigError("late fusion (or a model of per-position tasks only) has no "
+                              "shared embedding")
         embeddings, masks = self.encode(batch)
         return self.fusion(embeddings, masks)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        embeddings, masks = self.encode(batch)
-        if self.late:
-            return self.fusion(embeddings, masks)
-        h = self.fusion(embeddings, masks)
-        return {t.key: self.heads[_safe(t.key)](h) for t in self.tasks}
+        out: dict[str, torch.Tensor] = {}
+        if self.tasks:
+            embeddings, masks = self.encode(batch)
+            if self.late:
+                out.update(self.fusion(embeddings, masks))
+            else:
+                h = self.fusion(embeddings, masks)
+                out.update({t.key: self.heads[_safe(t.key)](h) for t in self.tasks})
+        if self.position_tasks:
+            h, _ = self.positions(batch)
+            out.update({t.key: self.heads[_safe(t.key)](h) for t in self.position_tasks})
+        return out
+
+    def positions(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-position embeddings of the position input: tokens ``([B, L, D], mask [B, L])``;
+        nodes ``([N, D], owner [N])``, the sample of every node."""
+        x = batch["inputs"][self.position_input]
+        h, aux = self.encoders[self.position_input].positions(x)
+        if hasattr(x, "num_graphs"):
+            b, n = batch_size(batch), int(x.num_graphs)
+            if n != b:
+                raise ValueError(f"node-level tasks need one graph per sample ({n} graphs for "
+                                 f"{b} samples)")
+        return h, aux
 
 
 def batch_size(batch: dict[str, Any]) -> int:

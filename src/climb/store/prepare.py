@@ -295,6 +295,7 @@ def _task_specs(adapter: Adapter) -> list[dict[str, Any]]:
             "type": t.type,
             "classes": list(classes.get(t.name) or []),
             "vocabulary": t.vocabulary,
+            "level": t.level,
         }
         for t in adapter.entry.tasks
     ]
@@ -886,7 +887,9 @@ def _write(
         "climb_version": climb.__version__,
         "config": full_config,
         "config_hash": config_hash,
-        "tasks": [{"name": t["name"], "type": t["type"], "classes": t["classes"]} for t in tasks],
+        "tasks": [{"name": t["name"], "type": t["type"], "classes": t["classes"],
+                   **({"level": t["level"]} if t.get("level") not in (None, "sample") else {})}
+                  for t in tasks],
         "label_vocabulary": {
             t["name"]: {"vocabulary": t["vocabulary"], "classes": t["classes"]} for t in tasks
         },

@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from climb.errors import ClimbError
-from climb.models.heads import scores_from_logits
+from climb.models.heads import position_type, scores_from_logits
 from climb.models.model import MultimodalModel
 
 PREDICTION_COLUMNS = ["sample_id", "patient_id", "dataset", "task", "split", "label", "scores",
@@ -27,7 +27,8 @@ def read_tasks(run_dir: str | Path) -> list:
     path = Path(run_dir) / "tasks.json"
     if not path.exists():
         raise ClimbError(f"{path}: not a training run (no tasks.json)")
-    return [TaskSpec(t["key"], t["dataset"], t["task"], t["type"], list(t["classes"]))
+    return [TaskSpec(t["key"], t["dataset"], t["task"], t["type"], list(t["classes"]),
+                     t.get("level", "sample"))
             for t in json.loads(path.read_text())]
 
 
@@ -88,8 +89,12 @@ def predict(model: MultimodalModel, dataloader: Iterable[dict[str, Any]], tasks:
 
         it = tqdm(dataloader, desc="predict", leave=False)
     for batch in it:
-        logits = model(_move(batch, device))
+        batch = _move(batch, device)
+        logits = model(batch)
         for task in tasks:
+            if position_type(task) is not None:
+                rows += _position_rows(model, batch, task, logits[task.key])
+                continue
             scores = scores_from_logits(logits[task.key].float(), task.type).cpu().numpy()
             labels = batch["labels"].get(task.key)
             for i, sid in enumerate(batch["sample_id"]):
@@ -107,6 +112,48 @@ def predict(model: MultimodalModel, dataloader: Iterable[dict[str, Any]], tasks:
                     "meta": json.dumps(batch["meta"][i] or {}, sort_keys=True),
                 })
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+
+
+def _position_rows(model: MultimodalModel, batch: dict[str, Any], task,
+                   logits: torch.Tensor) -> list[dict[str, Any]]:
+    """One prediction row per sample of a per-token / per-node task: ``label`` = the sample's
+    position labels flattened (tokens: ``[L]`` class ids of its real tokens, -1 missing;
+    nodes: ``[N * C]``, NaN unknown), ``scores`` = its positions' scores flattened
+    (``[L * C]`` softmax / ``[N * C]`` sigmoid)."""
+    kind = position_type(task)
+    scores = scores_from_logits(logits.float(), kind).cpu()
+    labels = batch["labels"].get(task.key)
+    rows = []
+    if kind == "multiclass":
+        from climb.models.encoders.sequence import token_ids
+
+        ids = token_ids(batch["inputs"][model.position_input]).flatten(1)
+        lengths = (ids != 0).sum(1).cpu().tolist()
+    else:
+        owner = batch["inputs"][model.position_input].batch.cpu()
+    for i, sid in enumerate(batch["sample_id"]):
+        if batch["dataset"][i] != task.dataset:
+            continue
+        if kind == "multiclass":
+            n = int(lengths[i])
+            s = scores[i, :n]
+            y = torch.full((n,), -1.0)
+            if labels is not None:
+                known = labels[i, :n].float().cpu()
+                y[: known.shape[0]] = known
+        else:
+            mine = owner == i
+            s = scores[mine]
+            y = (labels.cpu()[mine].float() if labels is not None
+                 else torch.full(s.shape, float("nan")))
+        rows.append({
+            "sample_id": sid, "patient_id": batch["patient_id"][i],
+            "dataset": batch["dataset"][i], "task": task.key, "split": batch["split"][i],
+            "label": y.numpy().astype(np.float32).reshape(-1),
+            "scores": s.numpy().astype(np.float32).reshape(-1),
+            "meta": json.dumps(batch["meta"][i] or {}, sort_keys=True),
+        })
+    return rows
 
 
 def write_predictions(df: pd.DataFrame, path: str | Path) -> None:

@@ -10,7 +10,8 @@ import lightning as L
 import torch
 
 from climb.load.transforms import BatchTransforms
-from climb.models.losses import masked_task_loss, reduce_loss
+from climb.models.heads import position_type
+from climb.models.losses import masked_position_loss, masked_task_loss, reduce_loss
 from climb.models.model import MultimodalModel, batch_size
 from climb.train.drpo import DomainReweighter, reward
 
@@ -31,7 +32,8 @@ class ClimbModule(L.LightningModule):
     """Wraps a :class:`MultimodalModel` for training.
 
     The loss of a batch is the mean over the tasks supervised in it of each task's masked
-    loss; with DRPO (``loss.drpo.mode``) every training sample's loss is scaled by its
+    loss (per-position tasks: the mean over the batch's supervised tokens / nodes); with
+    DRPO (``loss.drpo.mode``) every training sample's loss is scaled by its
     weight from :class:`climb.train.drpo.DomainReweighter`.
     """
 
@@ -82,6 +84,13 @@ class ClimbModule(L.LightningModule):
             if task.key not in batch["labels"]:
                 continue
             labels = batch["labels"][task.key].to(self.device)
+            kind = position_type(task)
+            if kind is not None:  # per token / node: no class weights, no DRPO reward
+                owner = (batch["inputs"][self.model.position_input].batch.to(self.device)
+                         if kind == "multilabel" else None)
+                parts.append((task.key, *masked_position_loss(logits[task.key], labels, kind,
+                                                              owner, b)))
+                continue
             per, w = masked_task_loss(
                 logits[task.key], labels, task.type,
                 label_mask=_to(batch.get("label_mask", {}).get(task.key), self.device),

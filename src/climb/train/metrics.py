@@ -23,6 +23,16 @@ def task_metrics(df: pd.DataFrame, task) -> dict[str, Any]:
     rows = df[df["task"] == task.key]
     if rows.empty:
         return {"n": 0}
+    level = getattr(task, "level", "sample")
+    if level in ("token", "node"):  # per-position: pooled counts over the split
+        from climb.evaluate.metrics import position_counts, position_metrics
+
+        kind = "token_multiclass" if level == "token" else "node_multilabel"
+        counts = np.stack([position_counts(kind, y, s, len(task.classes))
+                           for y, s in zip(rows["label"], rows["scores"], strict=True)])
+        summary, _ = position_metrics(kind, counts, np.ones((1, len(counts))))
+        return {"n": len(rows), **{k: (None if np.isnan(v[0]) else float(v[0]))
+                                   for k, v in summary.items()}}
     labels = np.stack(rows["label"].to_numpy())
     scores = np.stack(rows["scores"].to_numpy())
     out: dict[str, Any] = {"n": len(rows)}

@@ -132,6 +132,8 @@ def class_weights(tasks: list, labels, train_indices: list[int] | None) -> dict[
     """Balanced class weights per classification task from the training labels."""
     out: dict[str, torch.Tensor] = {}
     for task in tasks:
+        if getattr(task, "per_position", False):  # labels per token / node: not weighted
+            continue
         y = labels.task_array(task)
         if train_indices is not None:
             y = y[train_indices]

@@ -3,7 +3,9 @@
 Input: a ``torch_geometric.data.Batch`` with ``x`` (node features; when absent the encoder uses
 [1, degree, weighted degree]), ``edge_index`` and optionally ``edge_weight`` / ``edge_attr``.
 Edge weights are passed as 1-d edge features to the attention convolutions (``edge_dim=1``)
-and as ``edge_weight`` to GCN. Output: one embedding per graph ``[num_graphs, out_dim]``.
+and as ``edge_weight`` to GCN. Output: one embedding per graph ``[num_graphs, out_dim]``;
+:meth:`GraphEncoder.positions` gives the per-node embeddings ``[N, position_dim]`` before
+pooling (node-level tasks such as PPI's GO labels).
 """
 
 from __future__ import annotations
@@ -78,9 +80,20 @@ class GraphEncoder(nn.Module):
             self.norms.append(nn.LayerNorm(width))
         self.out_dim = width * (2 if pool == "meanmax" else 1)
 
-    def forward(self, batch, num_graphs: int | None = None) -> torch.Tensor:
-        import torch_geometric.nn as gnn
+    @property
+    def position_dim(self) -> int:
+        """Width of the per-node embeddings of :meth:`positions`."""
+        return self.out_dim // (2 if self.pool == "meanmax" else 1)
 
+    def positions(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-node embeddings ``[N, D]`` (before pooling) and the graph of every node ``[N]``."""
+        x = self._nodes(batch)
+        idx = getattr(batch, "batch", None)
+        if idx is None:
+            idx = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        return x, idx
+
+    def _nodes(self, batch) -> torch.Tensor:
         x = getattr(batch, "x", None)
         x = _degree_features(batch) if x is None else torch.nan_to_num(x.float())
         if x.dim() == 1:
@@ -104,9 +117,12 @@ class GraphEncoder(nn.Module):
                 h = conv(x, ei)
             x = nn.functional.gelu(norm(h))
             x = nn.functional.dropout(x, self.dropout, self.training)
-        idx = getattr(batch, "batch", None)
-        if idx is None:
-            idx = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        return x
+
+    def forward(self, batch, num_graphs: int | None = None) -> torch.Tensor:
+        import torch_geometric.nn as gnn
+
+        x, idx = self.positions(batch)
         size = num_graphs if num_graphs is not None else int(getattr(batch, "num_graphs", 1))
         pools = {"mean": [gnn.global_mean_pool], "max": [gnn.global_max_pool],
                  "add": [gnn.global_add_pool],

@@ -71,10 +71,24 @@ class SequenceCNN(nn.Module):
             return hot[..., 1:].float().transpose(1, 2)
         return self.embed(ids.clamp(0, self.vocab_size - 1)).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def position_dim(self) -> int:
+        """Width of the per-position embeddings of :meth:`positions`."""
+        return self.out_dim // (2 if self.pool == "meanmax" else 1)
+
+    def positions(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token embeddings ``[B, L, D]`` (before pooling; zero at padding) and the mask
+        of real tokens ``[B, L]``."""
+        h, keep = self._convolved(x)
+        return h.transpose(1, 2), keep[:, 0]
+
+    def _convolved(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         ids = token_ids(x).flatten(1)
         keep = (ids != 0).unsqueeze(1)  # [B, 1, L]
-        h = self.convs(self.embed_tokens(ids)) * keep
+        return self.convs(self.embed_tokens(ids)) * keep, keep
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, keep = self._convolved(x)
         n = keep.sum(-1).clamp(min=1)
         parts = []
         if self.pool in ("mean", "meanmax"):
