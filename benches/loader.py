@@ -8,10 +8,11 @@ For four sample kinds — 12-lead ECG records (12 x 5000, WFDB), 224 x 224 RGB i
 small CT volumes (32 x 128 x 128, one DICOM file per slice) and echo video clips (16 x 112 x
 112 x 3, from AVI files of real ultrasound frames: pydicom's ``examples_ybr_color.dcm`` cine
 in the EchoNet-Dynamic layout, prepared by the ``echonet_dynamic`` adapter) — it writes a raw
-dataset in the real format, runs ``climb prepare`` on it once per storage codec (images:
-``image.codec`` raw, png (the default), jpeg q90; volumes: ``volume.codec`` raw, zstd,
-zstd_shuffle (the default); clips: ``video.codec`` raw, png_frames (the default),
-jpeg_frames, h264), then measures shuffled epochs (batch 32, the same collate, the same
+dataset in the real format, runs ``climb prepare`` on it once per storage codec (ECG:
+``signal.codec`` raw, auto (WFDB's digital samples), float_zstd; images: ``image.codec``
+raw, png, jpeg q90; volumes: ``volume.codec`` raw, zstd, zstd_shuffle; clips: ``video.codec``
+raw, zstd, png_frames, jpeg_frames q90, h264 crf18; the table marks each kind's default),
+then measures shuffled epochs (batch 32, the same collate, the same
 DataLoader settings: ``--workers`` persistent workers, no pinned memory) of:
 
   (a) climb      StoreDataset over the prepared Parquet store, through the DataLoader
@@ -50,8 +51,9 @@ targets of issue 15, each marked met or missed: climb >= 2x HF datasets and >= 2
 PersistentDataset (climb's better path); the in-process path >= 0.5x the in-process memcpy
 bound (raw codec) and >= 1.0x the multi-process path; store <= 1.0x source bytes.
 
-``--quick`` (< 3 minutes on 2 cores): small datasets, one epoch of at least 0.5 s, all methods
-of one store in one subprocess (so no peak-RSS figures) and no scaled-store RSS run.
+``--quick`` (< 3 minutes on 2 idle cores): small datasets, the raw and default codecs only,
+one epoch of at least 0.5 s, all methods of one store in one subprocess (so no peak-RSS
+figures) and no scaled-store RSS run.
 """
 
 from __future__ import annotations
@@ -74,16 +76,27 @@ METHODS = ("climb", "climb-threads", "raw", "monai", "hf", "memcpy", "memcpy-dl"
 #: The storage codecs measured per kind (prepare options); the first, raw, is the store every
 #: method is compared on, the default codec of the kind is marked in the table.
 CODECS = {
-    "ecg": [("-", {})],
+    "ecg": [("raw", {"signal.codec": "raw"}), ("auto", {"signal.codec": "auto"}),
+            ("float_zstd", {"signal.codec": "float_zstd"})],
     "image": [("raw", {"image.codec": "raw"}), ("png", {"image.codec": "png"}),
               ("jpeg q90", {"image.codec": "jpeg", "image.quality": 90})],
     "volume": [("raw", {"volume.codec": "raw"}), ("zstd", {"volume.codec": "zstd"}),
                ("zstd_shuffle", {"volume.codec": "zstd_shuffle"})],
-    "video": [("raw", {"video.codec": "raw"}), ("png_frames", {"video.codec": "png_frames"}),
+    "video": [("raw", {"video.codec": "raw"}), ("zstd", {"video.codec": "zstd"}),
+              ("png_frames", {"video.codec": "png_frames"}),
               ("jpeg_frames q90", {"video.codec": "jpeg_frames", "video.quality": 90}),
               ("h264 crf18", {"video.codec": "h264", "video.crf": 18})],
 }
-DEFAULT_CODEC = {"image": "png", "volume": "zstd_shuffle", "video": "png_frames"}
+
+
+def default_codecs() -> dict[str, str]:
+    """The codec ``prepare`` uses per kind when none is given (climb.store.codecs)."""
+    from climb.store import codecs
+
+    return {"ecg": codecs.SIGNAL_DEFAULT_CODEC, "image": codecs.DEFAULT_CODEC,
+            "volume": codecs.VOLUME_DEFAULT_CODEC, "video": codecs.VIDEO_DEFAULT_CODEC}
+
+
 #: Per codec store, the methods that read the store itself.
 STORE_METHODS = ("climb", "climb-threads")
 VIDEO_FRAMES = 40  # per source video: a 16-frame clip with stride 2 needs 31
@@ -174,6 +187,7 @@ def build_volumes(raw: Path, n: int) -> None:
         if tag in template:
             setattr(template, tag, "")
     rng = np.random.default_rng(0)
+    x, y, z0 = (float(v) for v in template.ImagePositionPatient)
     rows = []
     for i in range(n):
         folder = raw / "series" / f"v{i:05d}"
@@ -183,6 +197,7 @@ def build_volumes(raw: Path, n: int) -> None:
                 np.int16)
             template.PixelData = px.tobytes()
             template.InstanceNumber = z + 1
+            template.ImagePositionPatient = [x, y, z0 + 5.0 * z]  # 5 mm apart
             template.save_as(folder / f"{z:03d}.dcm")
         rows.append({"record": f"v{i:05d}", "patient_id": f"p{i // 2}", "label": "a"})
     _labels(raw, rows)
@@ -602,10 +617,10 @@ def main() -> None:
     if args.quick:
         os.environ.setdefault("CLIMB_BENCH_EPOCHS", "1")
         os.environ.setdefault("CLIMB_BENCH_SECONDS", "0.5")
-        args.ecg, args.images, args.volumes, args.videos = (min(args.ecg, 160),
-                                                            min(args.images, 256),
-                                                            min(args.volumes, 48),
-                                                            min(args.videos, 64))
+        args.ecg, args.images, args.volumes, args.videos = (min(args.ecg, 128),
+                                                            min(args.images, 192),
+                                                            min(args.volumes, 32),
+                                                            min(args.videos, 48))
     global EPOCHS, MIN_SECONDS
     EPOCHS = int(os.environ.get("CLIMB_BENCH_EPOCHS", "3"))
     MIN_SECONDS = float(os.environ.get("CLIMB_BENCH_SECONDS", "3"))
@@ -631,6 +646,7 @@ def main() -> None:
     builders = {"ecg": build_ecg, "image": build_images, "volume": build_volumes,
                 "video": build_videos}
     results: dict[str, dict] = {}
+    defaults = default_codecs()
     for kind, n in sizes.items():
         raw = work / kind / "raw"
         if not (raw / ".complete").exists():
@@ -642,7 +658,9 @@ def main() -> None:
         source = folder_bytes(raw)
         results[kind] = {"n": n, "codecs": {}}
         for k, (codec, config) in enumerate(CODECS[kind]):
-            slug = codec.split()[0] if codec != "-" else "raw"
+            if args.quick and k and codec.split()[0] != defaults[kind]:
+                continue  # --quick: the raw store and the default codec's
+            slug = codec.split()[0]
             store = work / "stores" / f"{kind}-{slug}"
             t = time.perf_counter()
             prepare(dataset_name(kind), raw, store,
@@ -699,11 +717,12 @@ def print_table(results: dict, args) -> None:
                 "peak RSS MB (main / worker)", "source MB", "store MB", "store/source"):
         table.add_column(col, justify="left" if col in ("data", "codec", "method")
                          else "right")
+    defaults = default_codecs()
     for kind, info in results.items():
         first_kind = True
         for codec, res in info["codecs"].items():
             rates = {m: _rate(res, m) for m in METHODS if m in res}
-            mark = " (default)" if DEFAULT_CODEC.get(kind) == codec.split()[0] else ""
+            mark = " (default)" if defaults.get(kind) == codec.split()[0] else ""
             first_codec = True
             for m, rate in rates.items():
                 rss = res[m]["rss"]

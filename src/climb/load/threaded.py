@@ -67,30 +67,38 @@ def _storage_refs(tensor: torch.Tensor) -> int:
 
 
 class _Slot:
-    """One buffer pool of the ring: a tensor per (input name, shape, dtype), each with the
-    storage reference count it has when only the pool holds it."""
+    """One buffer pool of the ring: a tensor per (input name, shape, dtype) — the last
+    ``KEEP`` such — each with the storage reference count it has when only the pool holds
+    it."""
+
+    KEEP = 8
 
     def __init__(self, pin: bool):
         self.pin = pin
-        self.tensors: dict[str, tuple[torch.Tensor, int]] = {}
+        self.tensors: OrderedDict[tuple, tuple[torch.Tensor, int]] = OrderedDict()
         self.event: Any = None  # CUDA event that must complete before reuse (pinned only)
         self.allocations = 0
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """A ``shape``/``dtype`` batch buffer for input ``name`` (the pool's, when free)."""
-        held = self.tensors.get(name)
+        key = (name, tuple(shape), dtype)
+        held = self.tensors.get(key)
         if held is not None:
             base, free_refs = held
-            if base.shape == shape and base.dtype == dtype and _storage_refs(base) <= free_refs:
+            if _storage_refs(base) <= free_refs:
                 if self.event is not None:
                     self.event.synchronize()  # a non_blocking copy out of it has finished
                     self.event = None
+                self.tensors.move_to_end(key)
                 return base.view(shape)  # an alias: while held, it counts as a reference
         if self.pin:
             base = torch.empty(shape, dtype=dtype, pin_memory=True)
         else:
             base = _batch_tensor(shape, dtype)  # numpy-allocated (huge pages) in-process
-        self.tensors[name] = (base, _storage_refs(base))
+        self.tensors[key] = (base, _storage_refs(base))  # a held one stays with its holder
+        self.tensors.move_to_end(key)
+        while len(self.tensors) > self.KEEP:
+            self.tensors.popitem(last=False)
         self.allocations += 1
         return base.view(shape)
 
