@@ -25,7 +25,7 @@ from climb.adapt.base import Adapter, Item
 from climb.errors import LabelMappingError, RecordError
 from climb.harmonize import LabelMapper
 from climb.read.dicom_image import read_dicom_image
-from climb.read.image import read_image, read_pixels
+from climb.read.image import image_size, read_image, read_pixels
 from climb.read.standardize import standardize_image
 from climb.record import Input, Record
 from climb.split import hash_unit
@@ -97,12 +97,12 @@ def _fit_mask(array: np.ndarray, size: int, fit: str, source: str) -> np.ndarray
 
 
 def image_shape(path: Path, source: str) -> tuple[int, int]:
-    """(height, width) an image file declares, read from its header only."""
+    """(height, width) an image file declares, read from its header only
+    (:func:`climb.read.image.image_size`); errors name ``source``."""
     try:
-        with Image.open(path) as img:
-            return img.size[1], img.size[0]
-    except Exception as err:  # Pillow raises many types on bad bytes
-        raise RecordError(source, f"cannot read image header ({type(err).__name__})") from None
+        return image_size(path)
+    except RecordError as err:  # the core names the absolute path; name the source
+        raise RecordError(source, err.problem) from None
 
 
 def decode_mask(paths: list[Path], sources: list[str], config: dict[str, Any],

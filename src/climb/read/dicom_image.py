@@ -15,6 +15,7 @@ never appear in an error; :attr:`Pixels.meta` holds only whitelisted acquisition
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,36 @@ def _native(values: np.ndarray) -> np.ndarray:
     if integral and (values.size == 0 or (values.min() >= -(2**15) and values.max() < 2**15)):
         return values.astype(np.int16)
     return values.astype(np.float32)
+
+
+#: Header fields :func:`read_dicom_header` may return: DICOM keyword -> the most characters
+#: kept. Short, code-like acquisition values only; nothing that identifies a person.
+HEADER_FIELDS: dict[str, int] = {
+    "BurnedInAnnotation": 8,
+    "ImageLaterality": 4,
+    "Laterality": 4,
+    "ViewPosition": 16,
+    "Modality": 16,
+}
+
+
+def read_dicom_header(path: str | Path, fields: Iterable[str]) -> dict[str, str | None]:
+    """The header ``fields`` (keywords of :data:`HEADER_FIELDS`) of a DICOM file, read
+    without its pixel data: each value whitespace-folded and cut to its limit, None when
+    absent or empty. A file pydicom cannot read is a RecordError naming it (never a value)."""
+    import pydicom
+
+    fields = list(fields)
+    unknown = sorted(set(fields) - set(HEADER_FIELDS))
+    if unknown:
+        raise ValueError(f"DICOM header fields outside the whitelist: {unknown}")
+    path = Path(path)
+    with quiet_pydicom():
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=fields)
+            return {f: _short_text(ds.get(f), HEADER_FIELDS[f]) for f in fields}
+        except Exception as err:  # pydicom's messages may quote header values
+            raise RecordError(path, f"cannot read DICOM header ({type(err).__name__})") from None
 
 
 def read_dicom_image(

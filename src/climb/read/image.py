@@ -25,9 +25,10 @@ MAX_PIXELS = 2**26
 
 
 @contextmanager
-def _open_checked(path: str | Path, max_pixels: int) -> Iterator[Image.Image]:
+def _open_checked(path: str | Path, max_pixels: int, load: bool = True) -> Iterator[Image.Image]:
     """Open an image with its declared size checked (empty, over ``max_pixels``, Pillow's
-    bomb guard) before any pixel is decoded; every Pillow failure inside -> RecordError."""
+    bomb guard) before any pixel is decoded, then decode it (``load``; header only without);
+    every Pillow failure inside -> RecordError."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -39,14 +40,23 @@ def _open_checked(path: str | Path, max_pixels: int) -> Iterator[Image.Image]:
                     raise RecordError(
                         path, f"image declares {width}x{height} pixels, over the {max_pixels} limit"
                     )
-                img.load()
+                if load:
+                    img.load()
                 yield img
         except RecordError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise RecordError(path, "image declares too many pixels (decompression bomb)") from None
         except Exception as err:  # Pillow's decoders raise many types on corrupt bytes
-            raise RecordError(path, f"cannot decode image ({type(err).__name__})") from None
+            what = "decode image" if load else "read image header"
+            raise RecordError(path, f"cannot {what} ({type(err).__name__})") from None
+
+
+def image_size(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(height, width) an image file declares, from its header only (no pixel decoded), with
+    the decoders' size checks; a bad file is a RecordError naming it."""
+    with _open_checked(path, max_pixels, load=False) as img:
+        return img.size[1], img.size[0]
 
 
 def read_image(path: str | Path, mode: str = "RGB", max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -15,6 +15,7 @@ import pandas as pd
 from climb.adapt.imaging import decode_image
 from climb.errors import LabelMappingError, RecordError
 from climb.harmonize import LabelMapper
+from climb.read.dicom_image import read_dicom_header
 from climb.record import Input, Record
 
 
@@ -58,17 +59,11 @@ def refuse_burned_in_annotation(path: Path, source: str) -> None:
     """RecordError when a DICOM declares BurnedInAnnotation "YES": its pixels may carry
     identifying text that no header scrubbing removes. Reads the header only; the message
     never quotes a header value."""
-    import pydicom
-
-    from climb.read.dicom import quiet_pydicom
-
-    with quiet_pydicom():
-        try:
-            header = pydicom.dcmread(path, stop_before_pixels=True,
-                                     specific_tags=["BurnedInAnnotation"])
-        except Exception as err:  # pydicom's messages may quote header values
-            raise RecordError(source, f"cannot read DICOM header ({type(err).__name__})") from None
-    if str(header.get("BurnedInAnnotation", "")).strip().upper() == "YES":
+    try:
+        header = read_dicom_header(path, ["BurnedInAnnotation"])
+    except RecordError as err:  # the reader names the absolute path; name the source
+        raise RecordError(source, err.problem) from None
+    if (header["BurnedInAnnotation"] or "").upper() == "YES":
         raise RecordError(source, "DICOM declares burned-in annotation (identifying text may "
                                   "be in the pixels); config burned_in_annotation: keep "
                                   "prepares it anyway")

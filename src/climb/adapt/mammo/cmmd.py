@@ -17,8 +17,9 @@ laterality the header does not give is an error. CMMD publishes no split: record
 patient id (ID1) and `prepare` splits by a seeded hash of it (``split_seed``,
 ``split_ratios``), so a patient's images never straddle splits. Meta: age bucket (from the
 table's Age), laterality, the view where the header's ViewPosition is CC or MLO, the source
-file. Header values are read through pydicom with its logs and warnings dropped and are never
-copied anywhere but these two normalized fields.
+file. Header values are read through :func:`climb.read.dicom_image.read_dicom_header`
+(whitelisted fields, pydicom's logs and warnings dropped) and are never copied anywhere but
+these two normalized fields.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
-import pydicom
 
 from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import IMAGE_CONFIG, decode_image, find_root, relative
 from climb.errors import LabelMappingError, RecordError
-from climb.read.dicom import quiet_pydicom
+from climb.read.dicom_image import read_dicom_header
 from climb.record import Record, age_bucket
 
 CLINICAL = "CMMD_clinicaldata_revision.xlsx"
@@ -59,13 +59,12 @@ def read_clinical(path: Path) -> dict[str, dict]:
 
 def header_fields(path: Path, source: str) -> tuple[str | None, str | None]:
     """(laterality "L"/"R" or None, view "CC"/"MLO" or None) from a DICOM header."""
-    with quiet_pydicom():
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-            side = str(ds.get("ImageLaterality", "") or ds.get("Laterality", "") or "")
-            view = str(ds.get("ViewPosition", "") or "")
-        except Exception as err:  # pydicom's messages may quote header values
-            raise RecordError(source, f"cannot read DICOM header ({type(err).__name__})") from None
+    try:
+        header = read_dicom_header(path, ["ImageLaterality", "Laterality", "ViewPosition"])
+    except RecordError as err:  # the reader names the absolute path; name the source
+        raise RecordError(source, err.problem) from None
+    side = header["ImageLaterality"] or header["Laterality"] or ""
+    view = header["ViewPosition"] or ""
     side, view = side.strip().upper(), view.strip().upper()
     return (side if side in LATERALITY else None, view if view in VIEWS else None)
 

@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.imaging import map_label
+from climb.adapt.imaging import image_shape, map_label
 from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file, read_table
 from climb.errors import RecordError
 from climb.read.image import read_pixels
@@ -136,9 +136,7 @@ class BcssAdapter(Adapter):
         if mask.dtype != np.uint8 or mask.ndim != 2:
             raise RecordError(mask_source, "mask is not one 8-bit code per pixel")
         image = decode_photo(raw_dir, item.source, self.config)
-        with Image.open(raw_dir / item.source) as img:  # decoded above: the header reads
-            width, height = img.size
-        if mask.shape != (height, width):
+        if mask.shape != image_shape(raw_dir / item.source, item.source):
             raise RecordError(mask_source, "mask size differs from its ROI's")
         codes = item.info["codes"]
         unknown = sorted(set(np.unique(mask).tolist()) - set(codes))
