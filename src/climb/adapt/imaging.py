@@ -74,9 +74,10 @@ def carve_val(split: str, group: str, fraction: float, seed: int) -> str:
     return "val" if hash_unit(f"val:{group}", seed) < fraction else "train"
 
 
-def _fit_mask(array: np.ndarray, size: int, fit: str, source: str) -> np.ndarray:
-    """Resize a uint8 mask to ``size`` x ``size`` keeping its aspect ratio, nearest-neighbour
-    (crop or pad as its image; values are labels, so no interpolation)."""
+def fit_mask(array: np.ndarray, size: int, fit: str, source: str) -> np.ndarray:
+    """Resize a uint8 mask (binary or label codes) to ``size`` x ``size`` keeping its aspect
+    ratio, nearest-neighbour (crop or pad as its image; values are labels, so no
+    interpolation)."""
     height, width = array.shape[:2]
     if fit == "crop":
         scale = size / min(height, width)
@@ -119,7 +120,7 @@ def decode_mask(paths: list[Path], sources: list[str], config: dict[str, Any],
         union = mask if union is None else union | mask
     if union is None:
         raise RecordError(sources[0] if sources else "", "no mask")
-    return _fit_mask(union.astype(np.uint8), int(config["size"]), str(config["fit"]), sources[0])
+    return fit_mask(union.astype(np.uint8), int(config["size"]), str(config["fit"]), sources[0])
 
 
 def map_label(mapper: LabelMapper, native: Any, source: str) -> int:

@@ -32,13 +32,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from climb.adapt.base import Adapter, Item
-from climb.adapt.imaging import image_shape, map_label
+from climb.adapt.imaging import fit_mask, image_shape, map_label
 from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file, read_table
 from climb.errors import RecordError
 from climb.read.image import read_pixels
@@ -68,24 +66,6 @@ def read_codes(path: Path | None, source: str) -> dict[int, str]:
         if codes.get(code) != DEFAULT_CODES[code]:
             raise RecordError(source, f"code {code} is not {DEFAULT_CODES[code]}")
     return codes
-
-
-def fit_nearest(mask: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
-    """A code mask resized like the image (shorter side -> size and centre crop, or longer
-    side -> size and zero pad), nearest-neighbour so codes stay codes."""
-    size, fit = int(config["size"]), str(config["fit"])
-    height, width = mask.shape
-    scale = size / (min(height, width) if fit == "crop" else max(height, width))
-    new = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = np.asarray(Image.fromarray(mask).resize(new, Image.Resampling.NEAREST))
-    h, w = resized.shape
-    if fit == "crop":
-        top, left = (h - size) // 2, (w - size) // 2
-        return np.ascontiguousarray(resized[top : top + size, left : left + size])
-    out = np.zeros((size, size), dtype=np.uint8)
-    top, left = (size - h) // 2, (size - w) // 2
-    out[top : top + h, left : left + w] = resized
-    return out
 
 
 def dominant_code(mask: np.ndarray, codes: Mapping[int, str]) -> int | None:
@@ -152,7 +132,8 @@ class BcssAdapter(Adapter):
             modality=self.entry.modality,
             inputs={"image": image},
             labels={"tissue": label,
-                    "tissue_segmentation": fit_nearest(mask, self.config)},
+                    "tissue_segmentation": fit_mask(
+                        mask, int(self.config["size"]), str(self.config["fit"]), mask_source)},
             patient_id=match["patient"],
             meta={"source_file": item.source, "site": match["site"]},
         ).validate()
