@@ -17,7 +17,7 @@ BUNDLED = sorted(e.name for e in load_catalog() if e.access.tier == "bundled")
 
 def test_catalog_and_data_agree():
     assert names() == BUNDLED
-    assert len(BUNDLED) == 8
+    assert len(BUNDLED) == 9
     provenance = (Path(path("demo_mitbih_beats")).parent / "PROVENANCE.md").read_text()
     for name in BUNDLED:
         entry = load_catalog().get(name)
@@ -32,7 +32,7 @@ def test_catalog_and_data_agree():
 def test_package_data_is_small():
     root = Path(path("demo_mitbih_beats")).parent
     total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    assert total < 16 * 1024 * 1024
+    assert total < 19 * 1024 * 1024
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -49,7 +49,8 @@ def test_fixture_builds_and_first_item_loads(name, tmp_path):
 
 def test_missing_files_raise_record_error(tmp_path):
     for name in ("demo_mitbih_beats", "demo_ptb_ecg", "demo_eeg_eyes", "demo_mouse_connectomes",
-                 "demo_iu_xray_reports", "demo_breast_cancer", "demo_dicom_modality"):  # fmt: skip
+                 "demo_iu_xray_reports", "demo_breast_cancer", "demo_dicom_modality",
+                 "demo_volume_video"):  # fmt: skip
         with pytest.raises(RecordError) as err:
             get_adapter(name).items(tmp_path)
         assert str(tmp_path) in str(err.value)

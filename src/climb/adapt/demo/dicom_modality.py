@@ -94,19 +94,27 @@ def header_keys(path: Path, source: str) -> tuple[str, str, str]:
     return modality, group_hash("patient", patient) if patient else series_id, series_id
 
 
-def tiles_of(image: np.ndarray, grid: int) -> list[np.ndarray]:
-    """``grid`` x ``grid`` non-overlapping tiles of a square image, row by row."""
-    step = image.shape[0] // grid
-    return [
-        np.ascontiguousarray(image[r * step : (r + 1) * step, c * step : (c + 1) * step])
-        for r in range(grid)
-        for c in range(grid)
-    ]
+def tiles_of(image: np.ndarray, tile: int, stride: int) -> list[np.ndarray]:
+    """``tile`` x ``tile`` tiles of a square image every ``stride`` pixels, row by row (they
+    overlap when ``stride`` < ``tile``)."""
+    starts = range(0, image.shape[0] - tile + 1, stride)
+    return [np.ascontiguousarray(image[r : r + tile, c : c + tile]) for r in starts for c in starts]
+
+
+def frame_indices(n_frames: int, frames: int) -> list[int]:
+    """At most ``frames`` evenly spaced frame indices of a multi-frame file (all when fewer)."""
+    if n_frames <= frames:
+        return list(range(n_frames))
+    return (
+        sorted({round(i * (n_frames - 1) / (frames - 1)) for i in range(frames)})
+        if frames > 1
+        else [0]
+    )
 
 
 class DicomModalityAdapter(Adapter):
     name = "demo_dicom_modality"
-    default_config: dict[str, Any] = {"size": 128, "tiles": 2}
+    default_config: dict[str, Any] = {"size": 128, "tile": 64, "stride": 32, "frames": 4}
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
@@ -141,9 +149,10 @@ class DicomModalityAdapter(Adapter):
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         path = Path(raw_dir) / item.source
-        size, grid = int(self.config["size"]), int(self.config["tiles"])
-        if grid < 1 or size % grid:
-            raise RecordError(item.source, "size must be a positive multiple of tiles")
+        size, tile = int(self.config["size"]), int(self.config["tile"])
+        stride, max_frames = int(self.config["stride"]), int(self.config["frames"])
+        if not 0 < tile <= size or stride < 1 or max_frames < 1:
+            raise RecordError(item.source, "need 0 < tile <= size, stride >= 1, frames >= 1")
         try:
             pixels = read_dicom_image(path, window="auto")
         except RecordError as err:  # the core names the absolute path; name the source
@@ -153,15 +162,15 @@ class DicomModalityAdapter(Adapter):
         label = self.mapper("modality").multiclass(item.info["modality"])
         colour = pixels.photometric == "RGB"
         frames = pixels.array if pixels.array.ndim == (4 if colour else 3) else [pixels.array]
-        for f, frame in enumerate(frames):
+        for f in frame_indices(len(frames), max_frames):
             image = standardize_image(
-                frame if colour else np.asarray(frame),
+                np.asarray(frames[f]),
                 size=size,
                 fit="crop",
                 mode="L",
                 resample="bilinear",
             )
-            for t, tile in enumerate(tiles_of(image, grid)):
+            for t, crop in enumerate(tiles_of(image, tile, stride)):
                 yield Record(
                     sample_id=f"{item.key}-f{f}-t{t}",
                     dataset=self.name,
@@ -169,7 +178,7 @@ class DicomModalityAdapter(Adapter):
                     patient_id=item.info["patient_id"],
                     study_id=item.info["study_id"],
                     split=item.info["split"],
-                    inputs={"image": Input(data=tile)},
+                    inputs={"image": Input(data=crop)},
                     labels={"modality": label},
                     meta={
                         "source_file": item.source,
