@@ -34,11 +34,21 @@ def test_demo_fast_end_to_end(tmp_path):
     for section in ("Multitask", "Few-shot", "Fusion", "Robustness", "Subgroup"):
         assert section.lower() in html.lower(), section
     assert list((out / "report").glob("*.png"))
-    # The bundled DICOM imaging set: prepared with its fixed split, trained, in the report.
-    assert summary["datasets"]["demo_dicom_modality"].startswith("train 132 (5 patients)")
-    assert "test 44 (5 patients)" in summary["datasets"]["demo_dicom_modality"]
-    assert "single_dicom_modality" in html and "demo_dicom_modality.modality" in html
-    assert any(r["run"] == "single_dicom_modality" for r in summary["headline"])
+    # The bundled DICOM sets (2D tiles; volumes + clips): prepared with their fixed patient
+    # splits and the catalog's counts, trained, evaluated, and in the report's imaging section.
+    from climb.catalog import load_catalog
+
+    for name, run, patients in (("demo_dicom_modality", "single_dicom_modality", (4, 3, 4)),
+                                ("demo_volume_video", "single_volume_video", (3, 1, 3))):
+        entry = load_catalog().get(name)
+        expected = ", ".join(
+            f"{split} {getattr(entry.samples, split)} ({n} patients)"
+            for split, n in zip(("train", "val", "test"), patients, strict=True))
+        assert summary["datasets"][name] == expected
+        assert run in html and f"{name}.modality" in html
+        assert any(r["run"] == run for r in summary["headline"])
+    assert "Imaging: DICOM tiles, volumes and clips" in html
+    assert 'src="imaging.png"' in html and (out / "report" / "imaging.png").stat().st_size
 
     # The headline numbers are read back from the runs' metrics files, and they are in the page.
     assert summary["headline"]

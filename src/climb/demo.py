@@ -1,26 +1,30 @@
 """`climb demo`: the whole flow, end to end, on the real data that ships with climb.
 
-prepare (8 bundled sets) -> train (single-task, multitask, few-shot, fusion, modality
-subsets, an augmented ConvNeXt V2 on DICOM images) -> evaluate
-(patient-level bootstrap CIs, robustness) -> report (HTML + Markdown). No network.
+prepare (9 bundled sets) -> train (single-task, multitask, few-shot, fusion, modality
+subsets, an augmented ConvNeXt V2 on DICOM image tiles, slice / frame encoders on DICOM volumes
+and cines) -> evaluate (patient-level bootstrap CIs, robustness) -> report (HTML + Markdown,
+with test confusion matrices of the imaging runs). No network.
 
 What is real and what is not:
 
 - every input and label is real data copied from public sources (``climb/demo_data``,
   provenance in ``PROVENANCE.md``): MIT-BIH record 100 beats + their RR intervals, the PTB
   12-lead record s0010_re, UCI EEG eye state, BCI-II finger movements, Indiana University
-  chest X-ray reports, mouse DTI connectomes, Wisconsin breast cancer, and 45 clinical DICOM
-  images from pydicom's test files (NEMA WG04, TCIA, GDCM, pcir.org, Barré), labelled with
-  their own Modality tag (CR / CT / MR / US) and grouped by patient so that re-encodings of one
-  image share a split;
+  chest X-ray reports, mouse DTI connectomes, Wisconsin breast cancer, 16 clinical DICOM
+  files (11 patients) from pydicom's test files (NEMA WG04, TCIA, GDCM, Barré), labelled with
+  their own Modality tag (CR / CT / MR / US), cut into overlapping 64 x 64 tiles and grouped by
+  patient so that re-encodings of one image share a split, and DICOM volumes and cines of 7
+  patients (pydicom's, pydicom-data's and nibabel's test files: CT / MR series and multi-frame
+  volumes, a US cine, US stills; label: the Modality tag) for the 3D and video paths;
 - the only synthetic signals are the robustness corruptions (noise, baseline wander, powerline,
   channel dropout...) that the evaluation adds on purpose;
 - fusion joins only inputs of the same sample: a MIT-BIH beat's waveform with the RR intervals
   around that same beat. No unrelated samples are ever paired.
 
 The MIT-BIH and EEG sets are single-subject recordings split by time (their catalog entries say
-so), and the DICOM set has 11 patient groups, so their numbers show that the machinery works
-(decode -> png store -> augmentation -> train -> evaluate), not clinical performance.
+so); the DICOM image set has 11 patients (4 in test, one image per class) and the volume/video
+set 7 (3 test samples), so their numbers show that the machinery works (decode -> store ->
+2D / 3D / temporal augmentation -> train -> evaluate), not clinical performance.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ DEMO_SETS = (
     "demo_mouse_connectomes",
     "demo_breast_cancer",
     "demo_dicom_modality",
+    "demo_volume_video",
 )
 
 # Tiny encoders so the demo trains in minutes on a laptop CPU; the same keys take full-size
@@ -69,6 +74,23 @@ IMAGE_TRANSFORMS = {"image": [{"random_resized_crop": {"scale": [0.7, 1.0]}},
                               {"flip": {"p": 0.5}}, {"rotate": {"degrees": 10}},
                               {"brightness": {"delta": 0.1}},
                               {"contrast": {"factor": [0.8, 1.2]}}]}
+# Volumes (8 x 64 x 64) and clips (8 frames of 64 x 64): the same tiny 2D ConvNeXt V2 per
+# slice / frame, mean-pooled (configs/ct_volume_slices.yaml, configs/echo_video_frames.yaml
+# are the full-size ones); each sample has one of the two inputs and late fusion uses it.
+_SLICE = {"type": "image", "arch": "convnextv2", "pretrained": None, "normalize": "none",
+          "config": {"num_channels": 1, "hidden_sizes": [16, 32], "depths": [1, 1],
+                     "image_size": 64}}
+VOLUME = {"type": "volume_slices", "image": _SLICE, "pooling": "mean", "max_slices": 8}
+VIDEO = {"type": "video_frames", "image": _SLICE, "pooling": "mean", "max_frames": 8}
+# The 3D and temporal augmentation stages (climb.load.transforms), training batches only.
+VOLUME_VIDEO_TRANSFORMS = {
+    "volume": [{"flip3d": {"axes": ["width"], "p": 0.5}},
+               {"random_resized_crop3d": {"scale": [0.85, 1.0]}},
+               {"intensity_scale": {"factor": [0.9, 1.1]}}],
+    "video": [{"temporal_crop": {"scale": [0.7, 1.0]}},
+              {"random_resized_crop": {"scale": [0.8, 1.0]}}, {"flip": {"p": 0.5}},
+              {"brightness": {"delta": 0.1}}],
+}
 
 
 @dataclass
@@ -77,10 +99,14 @@ class DemoPlan:
 
     fast: bool
     epochs: int = field(init=False)
+    image_epochs: int = field(init=False)
     bootstrap: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.epochs = 3 if self.fast else 8
+        # 81 training tiles: epochs are cheap, and 20 beat 8 on the validation split
+        # (macro AUROC 0.93 vs 0.85; test never looked at).
+        self.image_epochs = 8 if self.fast else 20
         self.bootstrap = 200 if self.fast else 1000
 
 
@@ -160,9 +186,16 @@ def training_plan(plan: DemoPlan, store: Path, runs: Path, text_vocab: Path | No
     # Real DICOM images (decode -> png store -> augment -> ConvNeXt V2): modality CR/CT/MR/US.
     out.append(("single-task imaging: DICOM modality (ConvNeXt V2, augmented)", _cfg(
         "single_dicom_modality", "single", ["demo_dicom_modality"], {"image": IMAGE},
-        epochs=e, data={"store": str(store), "datasets": ["demo_dicom_modality"],
+        epochs=plan.image_epochs, data={"store": str(store), "datasets": ["demo_dicom_modality"],
                         "batch_size": 32},
         loss={"class_weights": "balanced"}, transforms=IMAGE_TRANSFORMS, **c)))
+    # Real DICOM volumes and cines (read -> standardize_volume / standardize_clip -> store ->
+    # 3D / temporal augmentation -> slice / frame encoders): modality CT/MR/US.
+    out.append(("single-task volumes + clips: DICOM modality (3D and video paths)", _cfg(
+        "single_volume_video", "single", ["demo_volume_video"],
+        {"volume": VOLUME, "video": VIDEO}, fusion={"type": "late"}, epochs=e,
+        data={"store": str(store), "datasets": ["demo_volume_video"], "batch_size": 16},
+        loss={"class_weights": "balanced"}, transforms=VOLUME_VIDEO_TRANSFORMS, **c)))
     if not plan.fast:
         out.append(("single-task graph: mouse connectome genotype", _cfg(
             "single_mouse_graph", "single", ["demo_mouse_connectomes"], {"graph": GRAPH},
@@ -273,7 +306,10 @@ def run_demo(out: Path, fast: bool = False, console: Console | None = None) -> d
     console.rule("[bold]4. report")
     t0 = time.perf_counter()
     infos = [load_run_info(r, "test", plan.bootstrap, 0) for r in run_dirs + study_runs]
-    index = write_report(infos, report, "test", plan.bootstrap, 0)
+    report.mkdir(parents=True, exist_ok=True)
+    imaging = imaging_section([runs / n for n in IMAGING_RUNS], report)
+    index = write_report(infos, report, "test", plan.bootstrap, 0,
+                         extra_sections=[imaging] if imaging else None)
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 
@@ -293,15 +329,73 @@ def run_demo(out: Path, fast: bool = False, console: Console | None = None) -> d
     console.print(
         "[bold]Real data:[/] every input and label (MIT-BIH 100, PTB s0010_re, UCI EEG eye state,"
         " BCI-II finger movements, IU X-ray reports, mouse connectomes, Wisconsin breast cancer,"
-        " pydicom's clinical DICOM images; see climb/demo_data/PROVENANCE.md).\n"
+        " pydicom's, pydicom-data's and nibabel's clinical DICOM images, volumes and cines;"
+        " see climb/demo_data/PROVENANCE.md).\n"
         "[bold]Synthetic:[/] only the robustness corruptions added during evaluation.\n"
         "[bold]Caveat:[/] MIT-BIH and the EEG sets are single subjects split by time, the DICOM"
-        " modality set has 11 patients: the numbers show the machinery, not clinical"
-        " performance.",
+        " image set has 11 patients (4 in test) and the volume/video set 7 (3 test samples):"
+        " the numbers show the machinery, not clinical performance.",
         highlight=False,
     )
     console.print(f"[bold green]report:[/] {index}   ({timings['total']:.0f} s in all)")
     return summary
+
+
+IMAGING_RUNS = ("single_dicom_modality", "single_volume_video")
+IMAGING_FIGURE = "imaging.png"
+
+
+def imaging_section(run_dirs: list[Path], report: Path) -> Any:
+    """The report section of the imaging runs (2D tiles; volumes + clips): per run, the test
+    confusion matrix (argmax of the scores) drawn into ``report/imaging.png`` and a row with
+    the per-class counts, accuracy and the headline metric with its CI. None without runs."""
+    import numpy as np
+    import pandas as pd
+
+    from climb.report.html import Section
+    from climb.report.plots import confusion_plot
+    from climb.report.tables import Table, fmt_ci
+
+    table = Table(title="Imaging runs", columns=[
+        "run", "task", "test n (patients)", "per class (true)", "accuracy", "metric",
+        "value [95% CI]"])
+    records = []
+    for run in run_dirs:
+        predictions, metrics = run / "predictions" / "test.parquet", run / "metrics.json"
+        if not predictions.exists() or not metrics.exists():
+            continue
+        frame = pd.read_parquet(predictions)
+        document = json.loads(metrics.read_text())
+        for key, task in sorted(document.get("tasks", {}).items()):
+            rows = frame[frame["task"] == key]
+            classes = list((task.get("bootstrap") or {}).get("class_set") or [])
+            if rows.empty or not classes:
+                continue
+            true = np.array([int(np.asarray(v).ravel()[0]) for v in rows["label"]])
+            pred = np.array([int(np.argmax(v)) for v in rows["scores"]])
+            matrix = np.zeros((len(classes), len(classes)), dtype=int)
+            np.add.at(matrix, (true, pred), 1)
+            name = task.get("headline", "auroc_macro")
+            entry = (task.get("metrics") or {}).get(name)
+            accuracy = float((true == pred).mean())
+            records.append({"title": f"{run.name}", "classes": classes,
+                            "matrix": matrix.tolist(),
+                            "subtitle": f"test n={len(true)} ({task['n_patients']} patients), "
+                                        f"accuracy {accuracy:.2f}"})
+            table.rows.append([
+                run.name, key, f"{task['n_samples']} ({task['n_patients']})",
+                ", ".join(f"{c} {n}" for c, n in zip(classes, matrix.sum(1), strict=True)),
+                f"{accuracy:.3f}", name, fmt_ci(entry)])
+    if not records:
+        return None
+    figure = confusion_plot(records, report / IMAGING_FIGURE)
+    return Section(
+        "imaging", "Imaging: DICOM tiles, volumes and clips",
+        "Test confusion matrices (rows: the file's own Modality tag; columns: the model's argmax) "
+        "of the runs on real DICOM data. Few independent patients (see the n column): these "
+        "show that decoding, standardization, the store, 2D / 3D / temporal augmentation and "
+        "the slice / frame encoders work end to end, not clinical performance.",
+        table, figure.name if figure else None)
 
 
 def _split_counts(manifest: dict[str, Any]) -> str:

@@ -229,13 +229,17 @@ def write_report(
     split: str = "test",
     n_resamples: int = 1000,
     seed: int = 0,
+    extra_sections: list[Section] | None = None,
 ) -> Path:
-    """Write ``out/index.html``, ``out/report.md`` and the PNGs; return the HTML path."""
+    """Write ``out/index.html``, ``out/report.md`` and the PNGs; return the HTML path.
+
+    ``extra_sections`` (e.g. ``climb demo``'s imaging section, whose figure the caller drew
+    into ``out``) are appended after the standard ones."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("delta.png", "fewshot.png", "fusion.png", "robustness.png", SUBSET_FIGURE):
         (out / stale).unlink(missing_ok=True)
-    sections = build_sections(runs, out, split, n_resamples, seed)
+    sections = build_sections(runs, out, split, n_resamples, seed) + list(extra_sections or [])
     (out / "report.md").write_text(render_markdown(sections, runs, split))
     index = out / "index.html"
     index.write_text(render_html(sections, runs, split))

@@ -184,3 +184,25 @@ def delta_plot(records: list[dict], path: Path) -> Path | None:
         ax.grid(axis="x", alpha=0.3)
     axes[0, 0].set_title("Multitask vs single-task (95% CI)")
     return _save(fig, path)
+
+
+def confusion_plot(records: list[dict], path: Path) -> Path | None:
+    """One confusion matrix per record (``title``, ``classes``, ``matrix`` [true][predicted]
+    counts, ``subtitle``), side by side, each cell labelled with its count."""
+    records = [r for r in records if r.get("matrix")]
+    if not records:
+        return None
+    fig, axes = plt.subplots(1, len(records), squeeze=False, figsize=(3.6 * len(records), 3.9))
+    for ax, rec in zip(axes[0], records, strict=True):
+        matrix = np.asarray(rec["matrix"], dtype=float)
+        classes = rec["classes"]
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1.0, float(matrix.max())))
+        for (i, j), count in np.ndenumerate(matrix):
+            colour = "white" if count > matrix.max() / 2 else "black"
+            ax.text(j, i, f"{int(count)}", ha="center", va="center", fontsize=9, color=colour)
+        ax.set_xticks(range(len(classes)), classes, fontsize=8)
+        ax.set_yticks(range(len(classes)), classes, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("true", fontsize=8)
+        ax.set_title(f"{rec['title']}\n{rec.get('subtitle', '')}", fontsize=8)
+    return _save(fig, path)

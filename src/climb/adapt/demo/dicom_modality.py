@@ -1,9 +1,8 @@
 """demo_dicom_modality: imaging modality (CR / CT / MR / US) of real clinical DICOM images.
 
 Raw dir (``climb/demo_data/demo_dicom_modality``): DICOM files copied unchanged from pydicom's
-and pydicom-data's test files (``pydicom/``, ``pydicom-data/``: NEMA WG04, GDCM, TCIA,
-Barré's samples) and pydicom's DICOMDIR test tree (``pcir/<patient>/<series>/<instance>``,
-16 x 16 downsized images from pcir.org), plus ``split.csv`` (``group,split``: a file or a
+and pydicom-data's test files (``pydicom/``, ``pydicom-data/``: NEMA WG04, NEMA multi-frame CT,
+GDCM, TCIA, Barré's samples, a US cine), plus ``split.csv`` (``group,split``: a file or a
 folder, and its fixed split).
 
 The label is each file's own ``Modality`` tag, as :func:`climb.read.dicom_image.read_dicom_image`
@@ -11,9 +10,13 @@ reports it. The group (``patient_id``) is a hash of the file's ``PatientID`` (el
 ``SeriesInstanceUID``), so every re-encoding of one image (MR_small in five transfer syntaxes,
 US1 lossy and lossless JPEG 2000) and every series of one patient land in the same split;
 ``study_id`` hashes the ``SeriesInstanceUID``. Every frame is decoded through the imaging core
-(modality LUT, VOI window, MONOCHROME1 inverted, colour to grey), fitted to ``size`` x ``size``
-(default 128, centre crop) and cut into ``tiles`` x ``tiles`` non-overlapping tiles (default
-2 -> four 64 x 64 samples per image), all in the image's group. A machinery check of the 2D
+(modality LUT, VOI window, MONOCHROME1 inverted, colour to grey), at most ``frames`` (default
+4) evenly spaced frames of a multi-frame file, each fitted to ``size`` x ``size`` (default
+128, centre crop) and cut into ``tile`` x ``tile`` tiles every ``stride`` pixels (default 64
+every 32: nine overlapping 64 x 64 samples per frame), all in the image's group. Chosen on the
+validation split (macro AUROC 0.93 with 20 epochs, against 0.85 with 8, 0.79 for 25 tiles of a
+192 fit, 0.60 for tiles at native resolution, and a chance balanced accuracy for whole images
+at 64 px). A machinery check of the 2D
 path (decode -> store -> augment -> train -> evaluate), not a clinical task.
 """
 
