@@ -38,12 +38,15 @@ def test_demo_fast_end_to_end(tmp_path):
     # splits and the catalog's counts, trained, evaluated, and in the report's imaging section.
     from climb.catalog import load_catalog
 
-    for name, run, patients in (("demo_dicom_modality", "single_dicom_modality", (4, 3, 4)),
-                                ("demo_volume_video", "single_volume_video", (3, 1, 3))):
+    for name, run, patients in (
+        ("demo_dicom_modality", "single_dicom_modality", (4, 3, 4)),
+        ("demo_volume_video", "single_volume_video", (3, 1, 3)),
+    ):
         entry = load_catalog().get(name)
         expected = ", ".join(
             f"{split} {getattr(entry.samples, split)} ({n} patients)"
-            for split, n in zip(("train", "val", "test"), patients, strict=True))
+            for split, n in zip(("train", "val", "test"), patients, strict=True)
+        )
         assert summary["datasets"][name] == expected
         assert run in html and f"{name}.modality" in html
         assert any(r["run"] == run for r in summary["headline"])
@@ -61,3 +64,38 @@ def test_demo_fast_end_to_end(tmp_path):
     # It says what is real, what is synthetic, and where the report is.
     assert "Real data" in printed and "Synthetic" in printed
     assert str(index) in printed.replace("\n", "")
+
+
+def test_imaging_section_counts_test_predictions(tmp_path):
+    """The report's imaging section: confusion counts and accuracy from predictions/test."""
+    import pandas as pd
+
+    from climb.demo import imaging_section
+
+    run = tmp_path / "runs" / "single_volume_video"
+    (run / "predictions").mkdir(parents=True)
+    key = "demo_volume_video.modality"
+    labels = [0, 1, 2, 2]
+    scores = [[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7], [0.2, 0.5, 0.3]]
+    pd.DataFrame({"sample_id": list("abcd"), "task": key, "label": [[float(v)] for v in labels],
+                  "scores": scores}).to_parquet(run / "predictions" / "test.parquet")  # fmt: skip
+    metrics = {
+        "tasks": {
+            key: {
+                "n_samples": 4,
+                "n_patients": 3,
+                "headline": "auroc_macro",
+                "bootstrap": {"class_set": ["CT", "MR", "US"]},
+                "metrics": {"auroc_macro": {"value": 0.75, "ci": [0.5, 1.0]}},
+            }
+        }
+    }
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    report = tmp_path / "report"
+    report.mkdir()
+    section = imaging_section([run, tmp_path / "runs" / "missing"], report)
+    (row,) = section.table.rows
+    assert row[:5] == ["single_volume_video", key, "4 (3)", "CT 1, MR 1, US 2", "0.500"]
+    assert row[6].startswith("0.750") and section.figure == "imaging.png"
+    assert (report / "imaging.png").stat().st_size > 0
+    assert imaging_section([tmp_path / "runs" / "missing"], report) is None

@@ -37,11 +37,14 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from climb.report.html import Section
 
 DEMO_SETS = (
     "demo_mitbih_beats",
@@ -345,7 +348,7 @@ IMAGING_RUNS = ("single_dicom_modality", "single_volume_video")
 IMAGING_FIGURE = "imaging.png"
 
 
-def imaging_section(run_dirs: list[Path], report: Path) -> Any:
+def imaging_section(run_dirs: list[Path], report: Path) -> Section | None:
     """The report section of the imaging runs (2D tiles; volumes + clips): per run, the test
     confusion matrix (argmax of the scores) drawn into ``report/imaging.png`` and a row with
     the per-class counts, accuracy and the headline metric with its CI. None without runs."""
