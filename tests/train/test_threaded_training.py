@@ -17,9 +17,10 @@ def _state(run):
 
 
 def test_threads_train_the_same_model_as_the_dataloader(store, tmp_path):
-    trainer = {"max_epochs": 2, "limit_train_batches": 3, "limit_val_batches": 2}
-    train(base_config(store, tmp_path, run={"name": "dl"}, trainer=trainer))
-    train(base_config(store, tmp_path, run={"name": "threads"}, trainer=trainer), "data.threads=2")
+    trainer = {"max_epochs": 2, "limit_train_batches": 2, "limit_val_batches": 1}
+    for name, extra in (("dl", []), ("threads", ["data.threads=2"])):
+        train(base_config(store, tmp_path, run={"name": name, "predict": ["test"]},
+                          trainer=trainer), *extra)
     a, b = _state(tmp_path / "dl"), _state(tmp_path / "threads")
     assert a.keys() == b.keys()
     for key in a:
