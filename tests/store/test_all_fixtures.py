@@ -50,5 +50,5 @@ def test_prepare_and_audit_fixture(name, tmp_path):
     ds = StoreDataset(tmp_path / "store", [name], split=split)
     batch = Collator(ds.tasks)([ds[i] for i in range(min(2, len(ds)))])
     assert batch["inputs"] and all(m.dtype == torch.bool for m in batch["input_mask"].values())
-    assert set(batch["labels"]) == {t.key for t in ds.tasks if t.type in
+    assert set(batch["labels"]) == {t.key for t in ds.tasks if t.per_position or t.type in
                                     ("multilabel", "multiclass", "binary", "regression")}
