@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +16,14 @@ import pytest
 from climb.errors import ClimbError
 from climb.load import StoreDataset
 from climb.store.manifest import SCHEMA_VERSION, read_manifest
-from climb.store.prepare import prepare
 from climb.store.reader import iter_rows, open_store
+from tests.store.signal_stores import prepare_ptbxl, ptbxl_stores
 
 SPLITS = ["train", "val", "test"]
 
 
 def _prepare(raw: Path, store: Path, config: dict | None = None) -> Path:
-    prepare("ptbxl", raw, store, workers=1, config=config or {}, progress=False)
-    return store / "ptbxl"
+    return prepare_ptbxl(raw, store, config) / "ptbxl"
 
 
 def _as_version_1(ds_dir: Path) -> None:
@@ -46,13 +46,11 @@ def _encodings(ds_dir: Path) -> set[str | None]:
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory) -> dict[str, Path]:
-    from tests.fixtures import ptbxl as fixture
-
-    root = tmp_path_factory.mktemp("migration")
-    raw = fixture.build(root)
-    v1 = _prepare(raw, root / "v1", {"signal.codec": "raw"})  # v1 payloads: raw float32
+    built = ptbxl_stores(tmp_path_factory)
+    v1 = tmp_path_factory.mktemp("migration_v1") / "ptbxl"
+    shutil.copytree(built["plain"] / "ptbxl", v1)  # raw float32 payloads, as v1 wrote them
     _as_version_1(v1)
-    return {"raw": raw, "root": root, "v1": v1, "v2": _prepare(raw, root / "v2")}
+    return {"raw": built["raw"], "v1": v1, "v2": built["auto"] / "ptbxl"}
 
 
 def _ecg(store_dir: Path) -> dict[str, np.ndarray]:
@@ -77,8 +75,6 @@ def test_a_version_1_store_loads_with_identical_values(stores):
 
 
 def test_prepare_into_a_version_1_store_re_prepares_it(stores, tmp_path, caplog):
-    import shutil
-
     store = tmp_path / "store"
     shutil.copytree(stores["v2"], store / "ptbxl")
     _as_version_1(store / "ptbxl")  # same config and sources: only the version differs
@@ -99,8 +95,6 @@ def test_prepare_into_a_version_1_store_re_prepares_it(stores, tmp_path, caplog)
     ("version", "hint"), [(3, "upgrade climb"), (0, "re-prepare it"), (None, "re-prepare it")]
 )
 def test_an_unknown_version_is_refused_with_what_to_do(stores, tmp_path, version, hint):
-    import shutil
-
     ds_dir = tmp_path / "ptbxl"
     shutil.copytree(stores["v1"], ds_dir)
     path = ds_dir / "manifest.json"

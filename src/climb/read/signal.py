@@ -188,3 +188,14 @@ def rate_problem(fs: object) -> str | None:
     if value > MAX_FS:
         return f"is above {MAX_FS:g} Hz"
     return None
+
+
+def cut(sig: Signal, start: int, stop: int, rows: list[int] | None = None) -> np.ndarray:
+    """A contiguous copy of ``sig.data[rows, start:stop]`` (all rows when None) carrying the
+    matching slice of ``sig.digital`` (for adapters that cut windows themselves)."""
+    data = sig.data if rows is None else sig.data[rows]
+    out = np.array(data[:, start:stop], dtype=data.dtype, order="C", copy=True)
+    if sig.digital is not None and 0 <= start <= stop <= sig.data.shape[1]:
+        digital = sig.digital.window(start, stop)  # a view: rows are copied from the slice
+        attach_digital(out, digital if rows is None else digital.take_rows(rows))
+    return out

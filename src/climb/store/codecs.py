@@ -188,7 +188,7 @@ VIDEO_CODECS = ("raw", "zstd", "zstd_shuffle", "png_frames", "jpeg_frames", "h26
 ARRAY_ENCODINGS = frozenset(
     {"zstd", "zstd_shuffle", "png_frames", "jpeg_frames", "h264", "digital"}
 )
-ARRAY_LOSSLESS = frozenset({"raw", "zstd", "zstd_shuffle", "png_frames"})
+ARRAY_LOSSLESS = frozenset({"raw", "zstd", "zstd_shuffle", "png_frames", "digital"})
 VOLUME_DEFAULT_CODEC = "zstd_shuffle"
 VIDEO_DEFAULT_CODEC = "zstd"
 VIDEO_DEFAULT_CRF = 18

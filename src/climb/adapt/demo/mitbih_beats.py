@@ -21,6 +21,7 @@ import wfdb
 
 from climb.adapt.base import Adapter, Item
 from climb.errors import RecordError
+from climb.read.signal import cut
 from climb.read.standardize import safe_channel_names
 from climb.read.wfdb import read_wfdb
 from climb.record import Input, Record, age_bucket, normalize_sex
@@ -107,7 +108,7 @@ class MitbihBeatsAdapter(Adapter):
                 study_id=item.key,
                 inputs={
                     "ecg": Input(
-                        data=np.ascontiguousarray(signal.data[:, start:stop]),
+                        data=cut(signal, start, stop),  # + its digital samples
                         sampling_rate=fs,
                         channels=safe_channel_names(signal.channels, "ecg"),
                         units=signal.units[0],

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
 from climb.adapt.base import Adapter, Item
 from climb.errors import RecordError
+from climb.read.signal import cut
 from climb.read.wfdb import read_wfdb
 from climb.record import Input, Record, age_bucket, normalize_sex
 
@@ -77,7 +76,7 @@ class PtbEcgAdapter(Adapter):
                 study_id=item.key,
                 inputs={
                     "ecg": Input(
-                        data=np.ascontiguousarray(data[:, i * window : (i + 1) * window]),
+                        data=cut(signal, i * window, (i + 1) * window, rows),
                         sampling_rate=signal.fs,
                         channels=list(CHANNELS),
                         units=signal.units[rows[0]],
