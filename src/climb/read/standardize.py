@@ -43,7 +43,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from climb.errors import RecordError
 from climb.read.signal import Digital, Signal, attach_digital
@@ -135,6 +134,8 @@ def resample(sig: Signal, fs: float) -> Signal:
     """Polyphase resampling (scipy.signal.resample_poly) to ``fs``."""
     if abs(sig.fs - fs) < 1e-9 or sig.data.shape[1] == 0:  # unchanged: the digital stays
         return Signal(sig.data, float(fs), sig.channels, sig.units, sig.meta, digital=sig.digital)
+    from scipy.signal import resample_poly  # on first use: ~0.6 s to import (prepare workers)
+
     ratio = Fraction(fs / sig.fs).limit_denominator(1000)
     data = resample_poly(sig.data.astype(np.float64), ratio.numerator, ratio.denominator, axis=1)
     return Signal(data.astype(np.float32), float(fs), sig.channels, sig.units, sig.meta)

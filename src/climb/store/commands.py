@@ -48,7 +48,10 @@ def register(app: typer.Typer) -> None:
             "row_group_bytes, split_seed, split_ratios=0.8,0.1,0.1)"
         ),
         ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster address"),
-        chunk_items: int = typer.Option(32, "--chunk-items", help="source items per work unit"),
+        chunk_items: int = typer.Option(
+            None, "--chunk-items",
+            help="source items per work unit (default: 32, fewer on a small dataset)",
+        ),
     ) -> None:
         """Decode a dataset into a sharded, checksummed, patient-split Parquet store."""
         from climb.store.prepare import CountsCheckError, describe_counts_check, parse_config

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import json
 import multiprocessing
 import os
@@ -80,10 +81,15 @@ class WorkerDied(Exception):
         super().__init__(describe_exit(exitcode))
 
 
-def _worker_main(conn: Connection, parent_pid: int, fn: Callable[[Any], Any]) -> None:
-    """Body of a pool worker: run the jobs received on ``conn`` one at a time, send back
-    ``("ok", result)`` or ``("error", exception)``; stop on ``None`` or a closed pipe."""
+def _worker_main(conn: Connection, parent_pid: int, fn: Callable[[Any], Any],
+                 preload: tuple[str, ...] = ()) -> None:
+    """Body of a pool worker: import the ``preload`` modules (e.g. the adapter's, while the
+    parent still lists the items), then run the jobs received on ``conn`` one at a time, send
+    back ``("ok", result)`` or ``("error", exception)``; stop on ``None`` or a closed pipe."""
     worker_init(parent_pid)
+    for module in preload:
+        with contextlib.suppress(Exception):  # the job's own import reports the problem
+            importlib.import_module(module)
     while True:
         try:
             job = conn.recv()
@@ -105,10 +111,10 @@ def _worker_main(conn: Connection, parent_pid: int, fn: Callable[[Any], Any]) ->
 class _Worker:
     """One spawned worker process and the parent's end of its pipe."""
 
-    def __init__(self, ctx: Any, fn: Callable[[Any], Any]):
+    def __init__(self, ctx: Any, fn: Callable[[Any], Any], preload: tuple[str, ...] = ()):
         self.conn, child = ctx.Pipe()
         # not daemonic: a worker may start processes of its own
-        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), fn),
+        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), fn, preload),
                                    daemon=False, name="climb-prepare-worker")
         self.process.start()
         child.close()
@@ -151,13 +157,37 @@ def run_isolated(fn: Callable[[Any], Any], job: Any) -> int | None:
             worker.stop()
 
 
+class LocalWorkers:
+    """Worker processes started ahead of :func:`run_local` (``prepare`` starts them before it
+    lists the items, so that their start-up - a new interpreter importing climb and the
+    adapter's libraries, about a second each - overlaps the parent's listing). Stop the ones
+    no run took with :meth:`stop`."""
+
+    def __init__(self, fn: Callable[[Any], Any], workers: int, preload: Sequence[str] = ()):
+        ctx = multiprocessing.get_context("spawn")  # see run_local
+        self.fn = fn
+        self.idle = [_Worker(ctx, fn, tuple(preload)) for _ in range(max(0, workers))]
+
+    def take(self) -> list[_Worker]:
+        """Hand the started workers over (to :func:`run_local`, which stops them)."""
+        taken, self.idle = self.idle, []
+        return taken
+
+    def stop(self) -> None:
+        """End the workers no run took (at once: they hold no work)."""
+        for worker in self.take():
+            worker.stop(timeout=0)
+
+
 def run_local(
     fn: Callable[[Any], Any],
     jobs: Sequence[Any],
     workers: int,
     on_death: Callable[[Any, int | None], list[Any]] | None = None,
+    started: LocalWorkers | None = None,
 ) -> Iterator[tuple[Any, Any]]:
-    """Run jobs in ``workers`` spawned worker processes (inline when workers <= 1).
+    """Run jobs in ``workers`` spawned worker processes (inline when workers <= 1), first
+    the ones ``started`` ahead (for the same ``fn``).
 
     Each worker runs one job at a time, so a worker that dies (a segfault, ``os._exit``, the
     OOM killer) is tied to the job it held; the other workers carry on. ``on_death(job,
@@ -173,7 +203,7 @@ def run_local(
     # spawn: safe whatever the parent imported (torch, threads); workers import climb once.
     ctx = multiprocessing.get_context("spawn")
     queue = deque(jobs)
-    idle: list[_Worker] = []
+    idle: list[_Worker] = started.take() if started is not None and started.fn is fn else []
     busy: list[_Worker] = []
     limit = death_limit(workers)
     deaths: list[str] = []  # since the last finished job
@@ -215,8 +245,8 @@ def run_local(
                 deaths.clear()
                 yield job, value
     finally:
-        for worker in idle + busy:
-            worker.stop(timeout=0 if busy else 5.0)
+        for worker in idle + busy:  # one started ahead that got no job may still be importing
+            worker.stop(timeout=0 if busy or worker.job is None else 5.0)
 
 
 def death_limit(workers: int) -> int:
@@ -374,10 +404,12 @@ def run(
     workers: int,
     address: str | None,
     on_death: Callable[[Any, int | None], list[Any]] | None = None,
+    started: LocalWorkers | None = None,
 ) -> Iterator[tuple[Any, Any]]:
-    """Dispatch to :func:`run_local` (``on_death``: see there) or :func:`run_ray`."""
+    """Dispatch to :func:`run_local` (``on_death``, ``started``: see there) or
+    :func:`run_ray`."""
     if engine == "local":
-        return run_local(fn, jobs, workers, on_death)
+        return run_local(fn, jobs, workers, on_death, started)
     if engine == "ray":
         return run_ray(fn, jobs, workers, address)
     raise ClimbError(f"unknown engine {engine!r}; choose one of {ENGINES}")

@@ -77,7 +77,8 @@ from climb.store.writer import (
 log = logging.getLogger(__name__)
 
 THROTTLE_ENV = "CLIMB_PREPARE_THROTTLE_S"  # seconds to sleep per item and per shard (tests)
-DEFAULT_CHUNK_ITEMS = 32
+DEFAULT_CHUNK_ITEMS = 32  # the most source items per chunk when ``chunk_items`` is None
+MIN_CHUNKS = 16  # ... and fewer on a small dataset: about this many chunks (auto_chunk_items)
 STATE = ".climb-prepare.json"  # fingerprints of the source files of the finished run
 # climb.acquire.lockfile.LOCKFILE (not imported: workers need not load the download stack)
 DOWNLOAD_LOCKFILE = ".climb-download.json"
@@ -193,14 +194,24 @@ def worker_died_entry(source: str, how: str) -> dict[str, str]:
             "error": f"{source}: the worker process decoding it died ({how})"}
 
 
-def _note_progress(path: str, position: int) -> None:
-    """Record which item of its chunk a worker is at (read by the parent if the worker dies;
-    a plain write reaches the page cache, so it survives the process being killed)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, str(position).encode())
-    finally:
-        os.close(fd)
+def auto_chunk_items(n_items: int) -> int:
+    """Source items per chunk when none is given: ``ceil(n_items / MIN_CHUNKS)``, at most
+    :data:`DEFAULT_CHUNK_ITEMS`. A dataset of under ``MIN_CHUNKS * DEFAULT_CHUNK_ITEMS``
+    items still makes more than ``MIN_CHUNKS / 2`` chunks (one per item below that) for the
+    workers to share, so that a worker left with the last chunk holds up the others little.
+    It depends on the item count only, not on ``workers``: a run resumed with another
+    ``--workers`` keeps the chunks already decoded."""
+    return max(1, min(DEFAULT_CHUNK_ITEMS, -(-n_items // MIN_CHUNKS)))
+
+
+PROGRESS_WIDTH = 10  # digits of the position in a chunk's progress file (fixed: no truncate)
+
+
+def _note_progress(fd: int, position: int) -> None:
+    """Record which item of its chunk a worker is at (read by the parent if the worker dies):
+    one fixed-width write at offset 0 of the chunk's progress file, which the worker holds
+    open for the chunk. It reaches the page cache, so it survives the process being killed."""
+    os.pwrite(fd, f"{position:0{PROGRESS_WIDTH}d}".encode(), 0)
 
 
 def _read_progress(path: str | None) -> int | None:
@@ -216,16 +227,39 @@ def process_chunk(job: ChunkJob) -> ChunkResult:
     adapter = _adapter_for(job)
     raw = Path(job.raw_dir)
     throttle = float(os.environ.get(THROTTLE_ENV, "0") or 0)
+    progress_fd = (os.open(job.progress_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                   if job.progress_path else None)
+    try:
+        rows, quarantined, kinds = _decode_items(job, adapter, raw, throttle, progress_fd)
+    finally:
+        if progress_fd is not None:
+            os.close(progress_fd)
+    schema = build_schema([(t, ty) for t, ty, _ in job.tasks], kinds)
+    table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+    result = ChunkResult(job.index, table.num_rows, quarantined, kinds)
+    if job.ipc_path:
+        write_ipc(Path(job.ipc_path), table)
+    else:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        result.ipc = sink.getvalue().to_pybytes()
+    return result
+
+
+def _decode_items(
+    job: ChunkJob, adapter: Adapter, raw: Path, throttle: float, progress_fd: int | None
+) -> tuple[list[dict[str, Any]], list[dict[str, str]], dict[str, str]]:
+    """The Arrow rows, quarantine entries and input kinds of one chunk's items."""
     rows: list[dict[str, Any]] = []
     quarantined: list[dict[str, str]] = []
     kinds: dict[str, str] = {}
-
     for position, item in enumerate(job.items):
         if position in job.died:  # its decoding killed a worker (see worker_died_entry)
             quarantined.append(worker_died_entry(item.source, job.died[position]))
             continue
-        if job.progress_path:
-            _note_progress(job.progress_path, position)
+        if progress_fd is not None:
+            _note_progress(progress_fd, position)
         if throttle:
             time.sleep(throttle)
         stage = "decoding"
@@ -252,19 +286,9 @@ def process_chunk(job: ChunkJob) -> ChunkResult:
             continue
         rows.extend(encoded)
         kinds.update(item_kinds)
-    if job.progress_path:
-        _note_progress(job.progress_path, len(job.items))  # past the items: not one's fault
-    schema = build_schema([(t, ty) for t, ty, _ in job.tasks], kinds)
-    table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
-    result = ChunkResult(job.index, table.num_rows, quarantined, kinds)
-    if job.ipc_path:
-        write_ipc(Path(job.ipc_path), table)
-    else:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        result.ipc = sink.getvalue().to_pybytes()
-    return result
+    if progress_fd is not None:
+        _note_progress(progress_fd, len(job.items))  # past the items: not one's fault
+    return rows, quarantined, kinds
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -337,11 +361,40 @@ def prepare(
     max_quarantined: int | None = None,
     catalog: str | Path | None = None,
     config: Mapping[str, Any] | None = None,
-    chunk_items: int = DEFAULT_CHUNK_ITEMS,
+    chunk_items: int | None = None,
     ray_address: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Prepare dataset ``name`` from ``raw_dir`` into ``out/name``; returns the manifest."""
+    """Prepare dataset ``name`` from ``raw_dir`` into ``out/name``; returns the manifest.
+
+    ``chunk_items``: source items per unit of work (None: :func:`auto_chunk_items`)."""
+    started: list[engines.LocalWorkers] = []  # workers started before the items are listed
+    try:
+        return _prepare(name, raw_dir, out, engine=engine, workers=workers, limit=limit,
+                        max_quarantined=max_quarantined, catalog=catalog, config=config,
+                        chunk_items=chunk_items, ray_address=ray_address, progress=progress,
+                        started=started)
+    finally:
+        for pool in started:
+            pool.stop()
+
+
+def _prepare(
+    name: str,
+    raw_dir: str | Path,
+    out: str | Path,
+    *,
+    engine: str,
+    workers: int | None,
+    limit: int | None,
+    max_quarantined: int | None,
+    catalog: str | Path | None,
+    config: Mapping[str, Any] | None,
+    chunk_items: int | None,
+    ray_address: str | None,
+    progress: bool,
+    started: list[engines.LocalWorkers],
+) -> dict[str, Any]:
     raw = Path(raw_dir)
     if not raw.is_dir():
         raise ClimbError(f"{raw}: raw dataset directory not found")
@@ -359,12 +412,19 @@ def prepare(
         adapter.config["work_dir"] = str(Path(out) / ".work" / entry.name)  # adapter's cache
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
+    if engine == "local" and workers > 1 and not (Path(out) / entry.name / MANIFEST).exists():
+        # A new store: start the workers now, so that their start-up (a new interpreter
+        # importing climb and the adapter's module) overlaps the listing below. (Not on a
+        # rerun of a finished store, which is most often a no-op.)
+        started.append(engines.LocalWorkers(process_chunk, workers, [type(adapter).__module__]))
 
     items = adapter.items(raw)
     tasks = _task_specs(adapter)  # after items(): classes found in the data (classes_from)
     task_tuples = [(t["name"], t["type"], len(t["classes"])) for t in tasks]
     if limit is not None:
         items = items[: int(limit)]
+    if chunk_items is None:
+        chunk_items = auto_chunk_items(len(items))
     items_hash = _hash_json([(i.source, i.key, i.info) for i in items])
     full_config = {
         "adapter": {k: v for k, v in adapter.config.items() if k != "work_dir"},
@@ -432,6 +492,7 @@ def prepare(
         results = _decode(
             entry, adapter.config, raw, chunks, split_cfg, task_tuples, work, engine, workers,
             ray_address, max_quarantined, progress, freshness, type(adapter), image_codec,
+            started[0] if started else None,
         )
         manifest = _write(
             entry, dest, work, results, tasks, store_cfg, split_cfg, full_config, config_hash,
@@ -660,7 +721,7 @@ def _drop_outputs(dest: Path) -> None:
 def _decode(
     entry, adapter_config, raw, chunks, split_cfg, tasks, work, engine, workers, address,
     max_quarantined, progress, freshness: _Freshness, adapter_cls: type[Adapter] | None = None,
-    image_codec: ImageCodec | None = None,
+    image_codec: ImageCodec | None = None, started: engines.LocalWorkers | None = None,
 ) -> list[ChunkResult]:
     chunk_dir = work / "chunks"
     results: dict[int, ChunkResult] = {}
@@ -727,7 +788,7 @@ def _decode(
 
         try:
             finished = engines.run(engine, process_chunk, jobs, workers, address,
-                                   on_death=_on_worker_death)
+                                   on_death=_on_worker_death, started=started)
             for job, result in finished:
                 _journal(job, result)
         except engines.WorkerDied as err:  # Ray, after its own retries: no item to blame
