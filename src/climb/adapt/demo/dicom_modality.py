@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,13 @@ import numpy as np
 from climb.adapt.base import Adapter, Item
 from climb.errors import RecordError
 from climb.read.dicom import quiet_pydicom
+from climb.read.dicom_cine import cine_fps
 from climb.read.dicom_image import read_dicom_image
 from climb.read.standardize import standardize_image
 from climb.record import Input, Record
 
 SPLIT_FILE = "split.csv"
 SPLITS = ("train", "val", "test")
-HEADER_TAGS = ["Modality", "PatientID", "SeriesInstanceUID"]
 
 
 def group_hash(kind: str, value: str) -> str:
@@ -77,8 +78,33 @@ def dicom_files(raw_dir: Path) -> list[Path]:
     )
 
 
-def header_keys(path: Path, source: str) -> tuple[str, str, str]:
-    """(Modality, patient group, series group) from a file's header, hashed ids only."""
+HEADER_TAGS = [
+    "Modality",
+    "PatientID",
+    "SeriesInstanceUID",
+    "NumberOfFrames",
+    "FrameTime",
+    "FrameTimeVector",
+    "FrameIncrementPointer",
+    "CineRate",
+    "RecommendedDisplayFrameRate",
+]
+
+
+@dataclass(frozen=True)
+class FileHeader:
+    """The header facts one bundled file contributes (ids hashed)."""
+
+    source: str
+    modality: str
+    patient: str
+    series: str
+    frames: int
+    timed: bool  # the file states its frame timing (a cine)
+
+
+def read_header(path: Path, source: str) -> FileHeader:
+    """Modality, hashed patient / series ids and the frame count of one DICOM file."""
     import pydicom
 
     with quiet_pydicom():
@@ -93,8 +119,25 @@ def header_keys(path: Path, source: str) -> tuple[str, str, str]:
         raise RecordError(source, "Modality is missing")
     if not series:
         raise RecordError(source, "SeriesInstanceUID is missing")
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        raise RecordError(source, "NumberOfFrames is not a number") from None
     series_id = group_hash("series", series)
-    return modality, group_hash("patient", patient) if patient else series_id, series_id
+    return FileHeader(
+        source=source,
+        modality=modality,
+        patient=group_hash("patient", patient) if patient else series_id,
+        series=series_id,
+        frames=max(frames, 1),
+        timed=cine_fps(ds)[0] is not None,
+    )
+
+
+def header_keys(path: Path, source: str) -> tuple[str, str, str]:
+    """(Modality, patient group, series group) from a file's header, hashed ids only."""
+    header = read_header(path, source)
+    return header.modality, header.patient, header.series
 
 
 def tiles_of(image: np.ndarray, tile: int, stride: int) -> list[np.ndarray]:

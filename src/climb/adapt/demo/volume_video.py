@@ -31,7 +31,6 @@ independent patients, not a clinical task.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,72 +39,19 @@ import numpy as np
 from climb.adapt.base import Adapter, Item
 from climb.adapt.demo.dicom_modality import (
     SPLIT_FILE,
+    FileHeader,
     dicom_files,
     group_hash,
+    read_header,
     read_split_table,
     split_of,
 )
 from climb.errors import RecordError
-from climb.read.dicom import dicom_series_files, quiet_pydicom, read_dicom_series
-from climb.read.dicom_cine import cine_fps, read_dicom_cine
+from climb.read.dicom import dicom_series_files, read_dicom_series
+from climb.read.dicom_cine import read_dicom_cine
 from climb.read.standardize_volume import resample_volume, standardize_clip, standardize_volume
 from climb.read.volume import Volume
 from climb.record import Input, Record
-
-HEADER_TAGS = [
-    "Modality",
-    "PatientID",
-    "SeriesInstanceUID",
-    "NumberOfFrames",
-    "FrameTime",
-    "FrameTimeVector",
-    "FrameIncrementPointer",
-    "CineRate",
-    "RecommendedDisplayFrameRate",
-]
-
-
-@dataclass(frozen=True)
-class FileHeader:
-    """The header facts one bundled file contributes (ids hashed)."""
-
-    source: str
-    modality: str
-    patient: str
-    series: str
-    frames: int
-    timed: bool  # the file states its frame timing (a cine)
-
-
-def read_header(path: Path, source: str) -> FileHeader:
-    """Modality, hashed patient / series ids and the frame count of one DICOM file."""
-    import pydicom
-
-    with quiet_pydicom():
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=HEADER_TAGS)
-        except Exception as err:  # pydicom raises many types; its text may quote values
-            raise RecordError(source, f"cannot read DICOM header ({type(err).__name__})") from None
-    modality = str(ds.get("Modality", "") or "").strip()
-    series = str(ds.get("SeriesInstanceUID", "") or "").strip()
-    patient = str(ds.get("PatientID", "") or "").strip()
-    if not modality:
-        raise RecordError(source, "Modality is missing")
-    if not series:
-        raise RecordError(source, "SeriesInstanceUID is missing")
-    try:
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-    except (TypeError, ValueError):
-        raise RecordError(source, "NumberOfFrames is not a number") from None
-    series_id = group_hash("series", series)
-    return FileHeader(
-        source=source,
-        modality=modality,
-        patient=group_hash("patient", patient) if patient else series_id,
-        series=series_id,
-        frames=max(frames, 1),
-        timed=cine_fps(ds)[0] is not None,
-    )
 
 
 def plan_units(headers: list[FileHeader]) -> list[tuple[str, list[FileHeader]]]:
