@@ -40,3 +40,13 @@ def standard_rgb(data: bytes | Path, size: int = 224) -> np.ndarray:
     big = np.asarray(img.resize(new, Image.Resampling.LANCZOS))
     top, left = (new[1] - size) // 2, (new[0] - size) // 2
     return big[top : top + size, left : left + size]
+
+
+def mask_crop_nearest(mask: np.ndarray, size: int = 224) -> np.ndarray:
+    """A label mask resized (shorter side -> size, nearest neighbour) and centre-cropped."""
+    h, w = mask.shape
+    scale = size / min(h, w)
+    new = (round(w * scale), round(h * scale))
+    big = np.asarray(Image.fromarray(mask).resize(new, Image.Resampling.NEAREST))
+    top, left = (new[1] - size) // 2, (new[0] - size) // 2
+    return big[top : top + size, left : left + size]

@@ -12,7 +12,13 @@ from PIL import Image
 from climb.adapt.base import get_adapter, has_adapter
 from climb.catalog import load_catalog
 from climb.store.prepare import prepare
-from tests.adapt._photo_checks import hashed_split, quarantined, standard_rgb, stored_splits
+from tests.adapt._photo_checks import (
+    hashed_split,
+    mask_crop_nearest,
+    quarantined,
+    standard_rgb,
+    stored_splits,
+)
 from tests.fixtures import bcss as fixture
 
 TISSUE = ["tumor", "stroma", "lymphocytic_infiltrate", "necrosis_or_debris"]  # catalog order
@@ -35,15 +41,6 @@ def expected_tissue(mask: np.ndarray) -> int:
     return code - 1 if 1 <= code <= 4 else -1
 
 
-def crop_nearest(mask: np.ndarray, size: int = 224) -> np.ndarray:
-    h, w = mask.shape
-    scale = size / min(h, w)
-    new = (round(w * scale), round(h * scale))
-    big = np.asarray(Image.fromarray(mask).resize(new, Image.Resampling.NEAREST))
-    top, left = (new[1] - size) // 2, (new[0] - size) // 2
-    return big[top : top + size, left : left + size]
-
-
 def test_catalog_entry_has_adapter():
     assert has_adapter(load_catalog().get("bcss"))
 
@@ -58,7 +55,7 @@ def test_dominant_tissue_masks_and_patients(raw, records):
         labels.append(rec.labels["tissue"])
         seg = rec.labels["tissue_segmentation"]
         assert seg.shape == (224, 224) and seg.dtype == np.uint8
-        np.testing.assert_array_equal(seg, crop_nearest(mask))
+        np.testing.assert_array_equal(seg, mask_crop_nearest(mask))
         assert rec.patient_id == name[:12] and rec.meta["site"] == name[5:7]
         assert rec.meta["source_file"] == f"BCSS/rgbs_colorNormalized/{name}.png"
     assert set(labels) == {-1, 0, 1, 2, 3}  # every class, and fat / blood-vessel -> -1

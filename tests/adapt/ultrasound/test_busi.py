@@ -14,6 +14,7 @@ from PIL import Image
 from climb.adapt.base import get_adapter, has_adapter
 from climb.catalog import load_catalog
 from climb.store.prepare import prepare
+from tests.adapt._photo_checks import mask_crop_nearest
 from tests.fixtures import busi as fixture
 
 CLASSES = ["normal", "benign", "malignant"]  # the catalog's order
@@ -44,15 +45,6 @@ def test_labels_follow_the_class_folders_and_masks_are_not_samples(raw, records)
         assert rec.split is None and rec.patient_id is None
 
 
-def crop_nearest(mask: np.ndarray, size: int = 224) -> np.ndarray:
-    h, w = mask.shape
-    scale = size / min(h, w)
-    new = (round(w * scale), round(h * scale))
-    big = np.asarray(Image.fromarray(mask).resize(new, Image.Resampling.NEAREST))
-    top, left = (new[1] - size) // 2, (new[0] - size) // 2
-    return big[top : top + size, left : left + size]
-
-
 def test_segmentation_is_the_union_of_the_masks(raw, records):
     folder = raw / fixture.FOLDER / "benign"
     first = np.asarray(Image.open(folder / "benign (2)_mask.png")) > 0
@@ -60,8 +52,8 @@ def test_segmentation_is_the_union_of_the_masks(raw, records):
     assert first.any() and second.any() and not (first & second).any()
     got = records["benign-2"].labels["lesion_segmentation"]
     assert got.shape == (224, 224) and got.dtype == np.uint8 and set(np.unique(got)) == {0, 1}
-    np.testing.assert_array_equal(got, crop_nearest((first | second).astype(np.uint8)))
-    assert got.sum() > crop_nearest(first.astype(np.uint8)).sum()
+    np.testing.assert_array_equal(got, mask_crop_nearest((first | second).astype(np.uint8)))
+    assert got.sum() > mask_crop_nearest(first.astype(np.uint8)).sum()
     assert not records["normal-1"].labels["lesion_segmentation"].any()
 
 
