@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from nibabel import orientations
 
 #: Default bound on the number of samples (voxels x frames x channels) a reader decodes: 2^31.
 MAX_VOXELS = 2**31
@@ -84,6 +83,10 @@ def canonical_zyx(
 
     The array becomes (t, ...) + (z, y, x): extra axes first, in reverse order, then spatial.
     """
+    # imported here: nibabel (which imports pydicom) costs ~0.16 s, and read.standardize, which
+    # every signal adapter imports, reaches this module through standardize_volume
+    from nibabel import orientations
+
     ornt = orientations.io_orientation(affine)
     if not np.array_equal(ornt, [[0, 1], [1, 1], [2, 1]]):
         data = orientations.apply_orientation(data, ornt)
