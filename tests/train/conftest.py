@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import real_data_dir
 
+REPO = Path(__file__).resolve().parents[2]
+
 TINY_ECG = {"type": "xresnet1d", "in_channels": 2, "layers": [1], "widths": [8],
             "stem": [8, 8, 8], "expansion": 1, "dim": 16}
 TINY_TAB = {"type": "mlp", "in_features": 3, "hidden": [16]}
@@ -49,3 +51,32 @@ def train(cfg: dict[str, Any], *overrides: str) -> dict[str, Any]:
     from climb.train.runner import run
 
     return run(load_config(None, list(overrides), base=cfg))
+
+
+def prepare_with_cli(cli, name: str, raw: Path, store: Path, config: dict | None = None) -> None:
+    """`climb prepare NAME` on one worker through the CLI, with optional --config pairs."""
+    args = ["prepare", name, "--raw", str(raw), "--out", str(store), "--workers", "1"]
+    for key, value in (config or {}).items():
+        args += ["--config", f"{key}={value}"]
+    result = cli(args)
+    assert result.exit_code == 0, result.output
+
+
+def train_and_evaluate(cli, config: str, store: Path, run_dir: Path, overrides: list[str],
+                       batch_size: int = 4) -> tuple[dict[str, Any], Path, dict[str, Any]]:
+    """configs/CONFIG shrunk to one short epoch, trained, then `climb evaluate` on its run:
+    (training metrics, run folder, metrics.json)."""
+    import json
+
+    from climb.train.config import load_config
+    from climb.train.runner import run
+
+    cfg = load_config(REPO / "configs" / config, [
+        f"data.store={store}", f"run.dir={run_dir}", f"data.batch_size={batch_size}",
+        "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+        "trainer.enable_progress_bar=false", *overrides])
+    metrics = run(cfg)
+    run_path = run_dir / cfg["run"]["name"]
+    result = cli(["evaluate", str(run_path), "--bootstrap", "20"])
+    assert result.exit_code == 0, result.output
+    return metrics, run_path, json.loads((run_path / "metrics.json").read_text())

@@ -5,7 +5,6 @@ plus the per-position loss masking and the metrics against hand-countable cases.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,42 +14,17 @@ import torch
 from climb.evaluate.metrics import position_counts, position_metrics
 from climb.models.losses import masked_position_loss
 from tests.fixtures import ppi, tape_secondary_structure
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _prepare(cli, name: str, raw: Path, store: Path, config: dict | None = None) -> None:
-    args = ["prepare", name, "--raw", str(raw), "--out", str(store), "--workers", "1"]
-    for key, value in (config or {}).items():
-        args += ["--config", f"{key}={value}"]
-    result = cli(args)
-    assert result.exit_code == 0, result.output
-
-
-def _train_and_evaluate(cli, config: str, store: Path, run_dir: Path, overrides: list[str],
-                        batch_size: int = 4):
-    from climb.train.config import load_config
-    from climb.train.runner import run
-
-    cfg = load_config(REPO / "configs" / config, [
-        f"data.store={store}", f"run.dir={run_dir}", f"data.batch_size={batch_size}",
-        "trainer.max_epochs=1", "trainer.limit_train_batches=2",
-        "trainer.enable_progress_bar=false", *overrides])
-    metrics = run(cfg)
-    run_path = run_dir / cfg["run"]["name"]
-    result = cli(["evaluate", str(run_path), "--bootstrap", "20"])
-    assert result.exit_code == 0, result.output
-    return metrics, run_path, json.loads((run_path / "metrics.json").read_text())
+from tests.train.conftest import prepare_with_cli, train_and_evaluate
 
 
 def test_tape_ss3_per_token(cli, tmp_path):
     store = tmp_path / "store"
-    _prepare(cli, "tape_secondary_structure",
+    prepare_with_cli(cli, "tape_secondary_structure",
              tape_secondary_structure.build(tmp_path / "raw"), store,
              tape_secondary_structure.CONFIG)
     tasks = json.loads((store / "tape_secondary_structure" / "manifest.json").read_text())["tasks"]
     assert {t["name"]: t.get("level") for t in tasks} == {"ss3": "token", "ss8": "token"}
-    train, run, out = _train_and_evaluate(
+    train, run, out = train_and_evaluate(
         cli, "tape_ss3.yaml", store, tmp_path / "runs",
         ["model.encoders.sequence.channels=[8]", "model.encoders.sequence.embed_dim=8"])
     assert train["global_step"] == 2
@@ -78,8 +52,8 @@ def test_tape_ss3_per_token(cli, tmp_path):
 
 def test_ppi_per_node(cli, tmp_path):
     store = tmp_path / "store"
-    _prepare(cli, "ppi", ppi.build(tmp_path / "raw"), store)
-    train, run, out = _train_and_evaluate(
+    prepare_with_cli(cli, "ppi", ppi.build(tmp_path / "raw"), store)
+    train, run, out = train_and_evaluate(
         cli, "ppi_nodes.yaml", store, tmp_path / "runs",
         ["model.encoders.graph.in_channels=8", "model.encoders.graph.hidden=16",
          "model.encoders.graph.layers=1"], batch_size=1)

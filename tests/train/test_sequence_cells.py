@@ -4,7 +4,6 @@ configs (configs/genomic_sequence.yaml, configs/scrna_celltype.yaml, shrunk) tra
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,36 +13,18 @@ import torch
 from climb.models.encoders import build_encoder
 from climb.read.sequence import DNA_VOCAB, one_hot
 from tests.fixtures import genomic_promoters, pbmc68k
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _prepare(cli, name: str, raw: Path, store: Path, config: dict | None = None) -> None:
-    args = ["prepare", name, "--raw", str(raw), "--out", str(store), "--workers", "1"]
-    for key, value in (config or {}).items():
-        args += ["--config", f"{key}={value}"]
-    result = cli(args)
-    assert result.exit_code == 0, result.output
+from tests.train.conftest import prepare_with_cli, train_and_evaluate
 
 
 def _train_and_evaluate(cli, config: str, store: Path, run_dir: Path, overrides: list[str]):
-    from climb.train.config import load_config
-    from climb.train.runner import run
-
-    cfg = load_config(REPO / "configs" / config, [
-        f"data.store={store}", f"run.dir={run_dir}", "data.batch_size=8",
-        "trainer.max_epochs=1", "trainer.limit_train_batches=2",
-        "trainer.enable_progress_bar=false", *overrides])
-    metrics = run(cfg)
+    metrics, _, evaluated = train_and_evaluate(cli, config, store, run_dir, overrides, batch_size=8)
     assert metrics["global_step"] == 2
-    result = cli(["evaluate", str(run_dir / cfg["run"]["name"]), "--bootstrap", "20"])
-    assert result.exit_code == 0, result.output
-    return json.loads((run_dir / cfg["run"]["name"] / "metrics.json").read_text())
+    return evaluated
 
 
 def test_genomic_sequence_config(cli, tmp_path):
     store = tmp_path / "store"
-    _prepare(cli, "genomic_promoters", genomic_promoters.build(tmp_path / "raw"), store)
+    prepare_with_cli(cli, "genomic_promoters", genomic_promoters.build(tmp_path / "raw"), store)
     out = _train_and_evaluate(cli, "genomic_sequence.yaml", store, tmp_path / "runs",
                               ["model.encoders.sequence.channels=[8,8]",
                                "model.encoders.sequence.embed_dim=8"])
@@ -53,7 +34,7 @@ def test_genomic_sequence_config(cli, tmp_path):
 
 def test_scrna_celltype_config(cli, tmp_path):
     store = tmp_path / "store"
-    _prepare(cli, "pbmc68k", pbmc68k.build(tmp_path / "raw"), store, pbmc68k.CONFIG)
+    prepare_with_cli(cli, "pbmc68k", pbmc68k.build(tmp_path / "raw"), store, pbmc68k.CONFIG)
     out = _train_and_evaluate(cli, "scrna_celltype.yaml", store, tmp_path / "runs",
                               [f"model.encoders.expression.in_features={pbmc68k.CONFIG['n_genes']}",
                                "model.encoders.expression.hidden=[16]"])
