@@ -21,7 +21,7 @@ import pandas as pd
 
 from climb.adapt.imaging import decode_image
 from climb.errors import RecordError
-from climb.record import Input
+from climb.record import Input, Record
 
 #: Image options of every photograph adapter (``fit``: "crop" or "pad", see standardize_image).
 PHOTO_CONFIG: dict[str, Any] = {"size": 224, "fit": "crop", "mode": "RGB"}
@@ -152,3 +152,24 @@ def decode_photo(raw_dir: Path, source: str, config: Mapping[str, Any]) -> Input
     if opened is None:
         raise RecordError(source, "image file not found")
     return decode_image(opened, source, config, resample="lanczos")
+
+
+def photo_record(adapter: Any, raw_dir: Path, item: Any, labels: dict[str, Any], *,
+                 patient_id: str | None = None, study_id: str | None = None,
+                 meta: Mapping[str, Any] | None = None) -> Record:
+    """The validated Record of one photograph item: ``item.key`` as sample id, the image
+    decoded by :func:`decode_photo` with ``adapter.config``, ``labels``, and meta
+    ``source_file`` plus ``meta`` (None values dropped). Run the item's checks first: the
+    image is decoded here."""
+    image = decode_photo(raw_dir, item.source, adapter.config)
+    fields = {"source_file": item.source, **(meta or {})}
+    return Record(
+        sample_id=item.key,
+        dataset=adapter.name,
+        modality=adapter.entry.modality,
+        inputs={"image": image},
+        labels=labels,
+        patient_id=patient_id,
+        study_id=study_id,
+        meta={k: v for k, v in fields.items() if v is not None},
+    ).validate()

@@ -38,10 +38,10 @@ from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
-    decode_photo,
     find_file,
     index_images,
     index_zip_images,
+    photo_record,
     read_table,
 )
 from climb.errors import RecordError
@@ -85,18 +85,10 @@ class Ham10000Adapter(Adapter):
         label = map_label(self.mapper("diagnosis"), info["dx"], item.source)
         if not info["lesion_id"]:
             raise RecordError(item.source, "row has no lesion_id (the split group)")
-        image = decode_photo(raw_dir, item.source, self.config)
-        meta = {"source_file": item.source, "sex": normalize_sex(info["sex"]),
-                "age_bucket": age_bucket(info["age"]), "site": info["site"] or None}
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": image},
-            labels={"diagnosis": label},
-            study_id=info["lesion_id"],
-            meta={k: v for k, v in meta.items() if v is not None},
-        ).validate()
+        meta = {"sex": normalize_sex(info["sex"]), "age_bucket": age_bucket(info["age"]),
+                "site": info["site"] or None}
+        yield photo_record(self, raw_dir, item, {"diagnosis": label},
+                           study_id=info["lesion_id"], meta=meta)
 
 
 ADAPTER = Ham10000Adapter

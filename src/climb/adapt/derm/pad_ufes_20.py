@@ -31,10 +31,10 @@ from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
-    decode_photo,
     find_file,
     index_images,
     index_zip_images,
+    photo_record,
     read_table,
 )
 from climb.errors import RecordError
@@ -74,18 +74,10 @@ class PadUfes20Adapter(Adapter):
         label = map_label(self.mapper("diagnosis"), info["diagnostic"], item.source)
         if not info["patient_id"]:
             raise RecordError(item.source, "row has no patient_id (the split group)")
-        meta = {"source_file": item.source, "sex": normalize_sex(info["sex"]),
-                "age_bucket": age_bucket(info["age"])}
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": decode_photo(raw_dir, item.source, self.config)},
-            labels={"diagnosis": label},
-            patient_id=info["patient_id"],
-            study_id=f"{info['patient_id']}_{info['lesion_id']}",
-            meta={k: v for k, v in meta.items() if v is not None},
-        ).validate()
+        meta = {"sex": normalize_sex(info["sex"]), "age_bucket": age_bucket(info["age"])}
+        yield photo_record(self, raw_dir, item, {"diagnosis": label},
+                           patient_id=info["patient_id"],
+                           study_id=f"{info['patient_id']}_{info['lesion_id']}", meta=meta)
 
 
 ADAPTER = PadUfes20Adapter

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
-from climb.adapt.photo import PHOTO_CONFIG, decode_photo, find_file, read_table
+from climb.adapt.photo import PHOTO_CONFIG, find_file, photo_record, read_table
 from climb.record import Record
 
 TABLE = "train.csv"
@@ -47,14 +47,7 @@ class Aptos2019Adapter(Adapter):
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         label = map_label(self.mapper("dr_grade"), item.info["grade"], item.source)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": decode_photo(raw_dir, item.source, self.config)},
-            labels={"dr_grade": label},
-            meta={"source_file": item.source},
-        ).validate()
+        yield photo_record(self, raw_dir, item, {"dr_grade": label})
 
 
 ADAPTER = Aptos2019Adapter

@@ -33,9 +33,9 @@ from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
-    decode_photo,
     find_file,
     index_images,
+    photo_record,
     read_table,
 )
 from climb.errors import RecordError
@@ -71,15 +71,8 @@ class JichiAdapter(Adapter):
         if match is None:
             raise RecordError(item.source, "file name is not <patient>_<n>_<L|R>.jpg")
         label = map_label(self.mapper("dr_grade"), item.info["grade"], item.source)
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": decode_photo(raw_dir, item.source, self.config)},
-            labels={"dr_grade": label},
-            patient_id=match["patient"],
-            meta={"source_file": item.source, "laterality": SIDES[match["side"]]},
-        ).validate()
+        yield photo_record(self, raw_dir, item, {"dr_grade": label}, patient_id=match["patient"],
+                           meta={"laterality": SIDES[match["side"]]})
 
 
 ADAPTER = JichiAdapter

@@ -30,9 +30,9 @@ from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
-    decode_photo,
     find_file,
     index_images,
+    photo_record,
     read_table,
 )
 from climb.errors import RecordError
@@ -113,15 +113,8 @@ class Messidor2Adapter(Adapter):
         label = map_label(self.mapper("dr_grade"), info["grade"], item.source)
         if not info["exam"]:
             raise RecordError(item.source, f"image is in no examination row of {PAIRS}")
-        yield Record(
-            sample_id=item.key,
-            dataset=self.name,
-            modality=self.entry.modality,
-            inputs={"image": decode_photo(raw_dir, item.source, self.config)},
-            labels={"dr_grade": label},
-            study_id=info["exam"],
-            meta={"source_file": item.source, "laterality": info["laterality"]},
-        ).validate()
+        yield photo_record(self, raw_dir, item, {"dr_grade": label}, study_id=info["exam"],
+                           meta={"laterality": info["laterality"]})
 
 
 ADAPTER = Messidor2Adapter
