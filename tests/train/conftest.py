@@ -11,6 +11,15 @@ from tests.conftest import real_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
+# One CPU process, 32-bit, quiet: the trainer overrides the config-file training tests share.
+CPU_TRAINER = [
+    "trainer.accelerator=cpu",
+    "trainer.devices=1",
+    "trainer.precision=32-true",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "data.num_workers=0",
+]
 TINY_ECG = {"type": "xresnet1d", "in_channels": 2, "layers": [1], "widths": [8],
             "stem": [8, 8, 8], "expansion": 1, "dim": 16}
 TINY_TAB = {"type": "mlp", "in_features": 3, "hidden": [16]}

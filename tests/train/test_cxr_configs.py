@@ -18,6 +18,7 @@ from climb.harmonize import load_vocabulary
 from climb.train.config import load_config
 from climb.train.runner import run
 from tests.fixtures import chexpert, mimic_cxr
+from tests.train.conftest import CPU_TRAINER
 
 ROOT = Path(__file__).resolve().parents[2]
 CXR14 = list(load_vocabulary("cxr14").classes)
@@ -26,12 +27,7 @@ TINY = (
     "[8, 16], depths: [1, 1], image_size: 32}}"
 )
 CPU = [
-    "trainer.accelerator=cpu",
-    "trainer.devices=1",
-    "trainer.precision=32-true",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "data.num_workers=0",
+    *CPU_TRAINER,
     "trainer.max_steps=2",
     "trainer.max_epochs=1",
     "optim.warmup_steps=1",

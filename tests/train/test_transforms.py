@@ -22,14 +22,6 @@ AUGMENT = {
         {"contrast": {"factor": [0.7, 1.3]}},
     ]
 }
-CPU = [
-    "trainer.accelerator=cpu",
-    "trainer.devices=1",
-    "trainer.precision=32-true",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "data.num_workers=0",
-]
 
 
 def _image_cfg(store: Path, run_dir: Path, **extra: Any) -> dict[str, Any]:

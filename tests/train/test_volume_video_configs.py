@@ -13,15 +13,11 @@ import pytest
 
 from climb.train.config import load_config
 from tests.store.volume_stores import CT_NAME, prepare_ct, prepare_echo
+from tests.train.conftest import CPU_TRAINER
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU = [
-    "trainer.accelerator=cpu",
-    "trainer.devices=1",
-    "trainer.precision=32-true",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "data.num_workers=0",
+    *CPU_TRAINER,
     "trainer.max_epochs=1",
     "trainer.max_steps=2",
     "optim.warmup_steps=1",
