@@ -4,7 +4,6 @@ PHI-free records, bundled bytes as PROVENANCE.md says."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -18,6 +17,7 @@ from climb.demo_data import path
 from climb.errors import RecordError
 from climb.read.dicom_cine import read_dicom_cine
 from climb.read.standardize_volume import standardize_clip
+from tests.adapt.demo._provenance import assert_files_match_provenance
 
 RAW = path("demo_volume_video")
 
@@ -125,13 +125,4 @@ def test_split_table_faults_are_record_errors(tmp_path):
 
 
 def test_bundled_files_match_provenance_sha256():
-    provenance = (RAW.parent / "PROVENANCE.md").read_text()
-    block = provenance.split("## sha256 of the bundled volume/video files")[1].split("\n## ")[0]
-    listed = dict(
-        reversed(line.split("  ", 1))
-        for line in re.findall(r"^[0-9a-f]{64}  \S+$", block, flags=re.M)
-    )
-    files = {p.relative_to(RAW).as_posix(): p for p in RAW.rglob("*") if p.is_file()}
-    assert set(listed) == set(files)
-    for name, file in files.items():
-        assert hashlib.sha256(Path(file).read_bytes()).hexdigest() == listed[name], name
+    assert_files_match_provenance(RAW, "sha256 of the bundled volume/video files")
