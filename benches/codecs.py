@@ -20,8 +20,8 @@ PSNR against the raw pixels, and what 1 million such chest X-rays cost on disk.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +29,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-from PIL import Image
 from pydicom.data import get_testdata_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.store.png_folder import write_png_raw
 
 from climb.load import Collator, StoreDataset
 from climb.read.dicom_image import read_dicom_image
@@ -81,16 +84,11 @@ def chest_images(n: int, size: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def write_raw(root: Path, images: list[np.ndarray]) -> Path:
-    raw = root / "raw"
-    (raw / "images").mkdir(parents=True)
-    rows = []
-    for i, image in enumerate(images):
-        Image.fromarray(image).save(raw / "images" / f"x{i:05d}.png")
-        rows.append({"record": f"x{i:05d}", "patient_id": f"p{i}", "label": "ab"[i % 2]})
-    with (raw / "labels.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    rows = [
+        {"record": f"x{i:05d}", "patient_id": f"p{i}", "label": "ab"[i % 2]}
+        for i in range(len(images))
+    ]
+    raw = write_png_raw(root / "raw", images, rows)
     (root / "overlay.yaml").write_text(OVERLAY)
     return raw
 

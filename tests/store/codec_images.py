@@ -4,15 +4,14 @@ standardized, and written as PNG files (Pillow) into a ``testing.png_folder`` ra
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from pydicom.data import get_testdata_file
 
 from climb.read.dicom_image import read_dicom_image
 from climb.read.standardize import standardize_image
+from tests.store.png_folder import write_png_raw
 
 SOURCES = (
     "RG1_UNCR.dcm",
@@ -56,16 +55,12 @@ def real_images(size: int) -> list[np.ndarray]:
 
 def write_raw(root: Path, size: int = 48) -> Path:
     """``root/raw`` (images/*.png + labels.csv) and ``root/overlay.yaml``; returns raw."""
-    raw = root / "raw"
-    (raw / "images").mkdir(parents=True)
-    rows = []
-    for i, image in enumerate(real_images(size)):
-        Image.fromarray(image).save(raw / "images" / f"img{i}.png")
-        rows.append({"record": f"img{i}", "patient_id": f"p{i}", "label": "ab"[i % 2]})
-    with (raw / "labels.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    images = real_images(size)
+    rows = [
+        {"record": f"img{i}", "patient_id": f"p{i}", "label": "ab"[i % 2]}
+        for i in range(len(images))
+    ]
+    raw = write_png_raw(root / "raw", images, rows)
     (root / "overlay.yaml").write_text(OVERLAY)
     return raw
 

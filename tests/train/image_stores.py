@@ -8,10 +8,11 @@ on stores prepared from the chest X-ray fixtures instead (tests/train/test_cxr_c
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
+
+from tests.store.png_folder import write_png_raw
 
 IMAGE_SETS = ("png_xray_a", "png_xray_b")
 TINY_IMAGE = {
@@ -45,18 +46,15 @@ ENTRY = """
 
 def write_png_folder(raw: Path, n: int, seed: int) -> None:
     """``raw/images/*.png`` + ``raw/labels.csv``: noise plus, for abnormal, a bright square."""
-    from PIL import Image
-
-    (raw / "images").mkdir(parents=True)
     rng = np.random.default_rng(seed)
-    rows = []
+    images, rows = [], []
     for i in range(n):
         label = i % 2
         img = rng.integers(0, 96, (32, 32, 3), dtype=np.uint8)
         if label:
             y, x = rng.integers(4, 20, 2)
             img[y : y + 8, x : x + 8] = 230
-        Image.fromarray(img).save(raw / "images" / f"r{i:03d}.png")
+        images.append(img)
         rows.append(
             {
                 "record": f"r{i:03d}",
@@ -64,10 +62,7 @@ def write_png_folder(raw: Path, n: int, seed: int) -> None:
                 "label": ["normal", "abnormal"][label],
             }
         )
-    with (raw / "labels.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_png_raw(raw, images, rows)
 
 
 def build_image_store(root: Path) -> Path:
