@@ -1,7 +1,8 @@
 """Pieces shared by the chest X-ray findings adapters: reading the publishers' label tables
-(plain or gzipped CSV), the view filter, turning a label dict into the ``cxr14`` vector, and
-decoding one radiograph (through :func:`climb.adapt.imaging.decode_image`), and building one
-findings Record."""
+(plain or gzipped CSV), the view filter, turning a label dict into the ``cxr14`` vector
+(and ``FindingsTableAdapter.labels`` for items carrying a table row), decoding one
+radiograph (through :func:`climb.adapt.imaging.decode_image`), and building one findings
+Record."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from climb.adapt.base import Adapter
 from climb.adapt.imaging import decode_image
 from climb.errors import LabelMappingError, RecordError
 from climb.harmonize import LabelMapper
@@ -53,6 +55,16 @@ def findings_vector(mapper: LabelMapper, values: Mapping[str, Any], source: str)
         return mapper.multilabel_from_values(values)
     except LabelMappingError as err:
         raise RecordError(source, str(err)) from None
+
+
+class FindingsTableAdapter(Adapter):
+    """An adapter whose items carry their native findings in ``item.info["labels"]`` (a
+    {finding: value} row of the publisher's label table)."""
+
+    def labels(self, item: Any) -> dict[str, np.ndarray]:
+        """The harmonized labels of one item, from the tables alone (no pixels)."""
+        return {"findings": findings_vector(self.mapper("findings"), item.info["labels"],
+                                            item.source)}
 
 
 def refuse_burned_in_annotation(path: Path, source: str) -> None:

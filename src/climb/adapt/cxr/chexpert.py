@@ -35,8 +35,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from climb.adapt.base import Adapter, Item
-from climb.adapt.cxr._common import findings_record, findings_vector, read_table, wanted_view
+from climb.adapt.base import Item
+from climb.adapt.cxr._common import (
+    FindingsTableAdapter,
+    findings_record,
+    read_table,
+    wanted_view,
+)
 from climb.adapt.imaging import IMAGE_CONFIG, find_root, relative
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
@@ -59,7 +64,7 @@ def view_of(frontal_lateral: str, ap_pa: str) -> str | None:
     return "LATERAL" if frontal_lateral.strip().lower() == "lateral" else None
 
 
-class ChexpertAdapter(Adapter):
+class ChexpertAdapter(FindingsTableAdapter):
     name = "chexpert"
     default_config = {**IMAGE_CONFIG, "valid_split": "val", "carve_fraction": 0.1,
                       "carve_seed": 0, "views": None}
@@ -103,11 +108,6 @@ class ChexpertAdapter(Adapter):
                           "labels": dict(zip(findings, values, strict=True))},
                 ))
         return items
-
-    def labels(self, item: Item) -> dict:
-        """The harmonized labels of one item, from the tables alone (no pixels)."""
-        return {"findings": findings_vector(self.mapper("findings"), item.info["labels"],
-                                            item.source)}
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         info = item.info

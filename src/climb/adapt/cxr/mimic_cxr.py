@@ -37,10 +37,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from climb.adapt.base import Adapter, Item
+from climb.adapt.base import Item
 from climb.adapt.cxr._common import (
+    FindingsTableAdapter,
     findings_record,
-    findings_vector,
     read_table,
     table_path,
     wanted_view,
@@ -70,7 +70,7 @@ def _root(raw_dir: Path) -> Path:
     raise RecordError(Path(raw_dir) / SPLIT_TABLE, "not found in the official layout")
 
 
-class MimicCxrAdapter(Adapter):
+class MimicCxrAdapter(FindingsTableAdapter):
     name = "mimic_cxr"
     default_config = {**IMAGE_CONFIG, "labeler": "chexpert", "views": None}
 
@@ -109,11 +109,6 @@ class MimicCxrAdapter(Adapter):
                       "labels": study_labels.get(study, {})},
             ))
         return items
-
-    def labels(self, item: Item) -> dict:
-        """The harmonized labels of one item, from the tables alone (no pixels)."""
-        return {"findings": findings_vector(self.mapper("findings"), item.info["labels"],
-                                            item.source)}
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         info = item.info

@@ -37,12 +37,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
-from climb.adapt.base import Adapter, Item
+from climb.adapt.base import Item
 from climb.adapt.cxr._common import (
+    FindingsTableAdapter,
     decode_radiograph,
-    findings_vector,
     read_table,
     refuse_burned_in_annotation,
 )
@@ -55,7 +53,7 @@ TABLES = {"train": "annotations/image_labels_train.csv",
 NOT_LABELS = {"image_id", "rad_id"}
 
 
-class VindrCxrAdapter(Adapter):
+class VindrCxrAdapter(FindingsTableAdapter):
     name = "vindr_cxr"
     default_config = {**IMAGE_CONFIG, "consensus_votes": 2, "val_fraction": 0.1, "val_seed": 0,
                       "burned_in_annotation": "quarantine"}
@@ -92,11 +90,6 @@ class VindrCxrAdapter(Adapter):
                           "labels": {c: float(v) for c, v in row.items()}},
                 ))
         return items
-
-    def labels(self, item: Item) -> dict[str, np.ndarray]:
-        """The harmonized labels of one item, from the tables alone (no pixels)."""
-        return {"findings": findings_vector(self.mapper("findings"), item.info["labels"],
-                                            item.source)}
 
     def load(self, raw_dir: Path, item: Item) -> Iterable[Record]:
         labels = self.labels(item)
