@@ -60,6 +60,14 @@ def read_table(path: Path, required: Iterable[str], source: str) -> pd.DataFrame
     return table
 
 
+def find_table(raw_dir: Path, names: Iterable[str],
+               required: Iterable[str]) -> tuple[Path, pd.DataFrame]:
+    """The first of ``names`` found by :func:`find_file` and its table read by
+    :func:`read_table` (errors name the path relative to ``raw_dir``)."""
+    path = find_file(raw_dir, names)
+    return path, read_table(path, required, path.relative_to(Path(raw_dir)).as_posix())
+
+
 def index_images(root: Path, raw_dir: Path,
                  suffixes: Iterable[str] = PHOTO_SUFFIXES) -> dict[str, str]:
     """{file stem: path relative to ``raw_dir``} of every image below ``root`` (first in sorted

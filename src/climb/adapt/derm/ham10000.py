@@ -38,11 +38,10 @@ from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
-    find_file,
+    find_table,
     index_images,
     index_zip_images,
     photo_record,
-    read_table,
 )
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
@@ -58,10 +57,8 @@ class Ham10000Adapter(Adapter):
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
-        table_path = find_file(raw_dir, TABLES)
+        table_path, table = find_table(raw_dir, TABLES, COLUMNS)
         root = table_path.parent
-        source = table_path.relative_to(raw_dir).as_posix()
-        table = read_table(table_path, COLUMNS, source)
         images = index_images(root, raw_dir, (".jpg", ".jpeg"))
         for name in IMAGE_ZIPS:  # packed parts (Dataverse); unpacked folders win
             if (root / name).is_file():

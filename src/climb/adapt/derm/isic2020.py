@@ -33,11 +33,10 @@ from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
-    find_file,
+    find_table,
     index_images,
     index_zip_images,
     photo_record,
-    read_table,
 )
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
@@ -55,9 +54,8 @@ class Isic2020Adapter(Adapter):
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
-        table_path = find_file(raw_dir, TABLES)
+        table_path, table = find_table(raw_dir, TABLES, COLUMNS)
         root = table_path.parent
-        table = read_table(table_path, COLUMNS, table_path.relative_to(raw_dir).as_posix())
         images = index_images(root, raw_dir, (".jpg", ".jpeg"))
         if (root / IMAGE_ZIP).is_file():  # left packed; unpacked files win
             images = {**index_zip_images(root / IMAGE_ZIP, raw_dir, (".jpg",)), **images}

@@ -31,11 +31,10 @@ from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
-    find_file,
+    find_table,
     index_images,
     index_zip_images,
     photo_record,
-    read_table,
 )
 from climb.errors import RecordError
 from climb.record import Record, age_bucket, normalize_sex
@@ -50,9 +49,8 @@ class PadUfes20Adapter(Adapter):
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
-        table_path = find_file(raw_dir, [TABLE])
+        table_path, table = find_table(raw_dir, [TABLE], COLUMNS)
         root = table_path.parent
-        table = read_table(table_path, COLUMNS, table_path.relative_to(raw_dir).as_posix())
         images: dict[str, str] = {}
         for archive in sorted(root.rglob("imgs_part_*.zip")):
             images.update(index_zip_images(archive, raw_dir, (".png",)))

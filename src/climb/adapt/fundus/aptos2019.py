@@ -24,7 +24,7 @@ from pathlib import Path
 
 from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
-from climb.adapt.photo import PHOTO_CONFIG, find_file, photo_record, read_table
+from climb.adapt.photo import PHOTO_CONFIG, find_table, photo_record
 from climb.record import Record
 
 TABLE = "train.csv"
@@ -37,9 +37,7 @@ class Aptos2019Adapter(Adapter):
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
-        table_path = find_file(raw_dir, [TABLE])
-        table = read_table(table_path, ("id_code", "diagnosis"),
-                           table_path.relative_to(raw_dir).as_posix())
+        table_path, table = find_table(raw_dir, [TABLE], ("id_code", "diagnosis"))
         folder = (table_path.parent / IMAGES).relative_to(raw_dir).as_posix()
         return [Item(source=f"{folder}/{code.strip()}.png", key=code.strip(),
                      info={"grade": grade.strip()})

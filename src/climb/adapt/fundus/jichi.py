@@ -33,10 +33,9 @@ from climb.adapt.base import Adapter, Item
 from climb.adapt.imaging import map_label
 from climb.adapt.photo import (
     PHOTO_CONFIG,
-    find_file,
+    find_table,
     index_images,
     photo_record,
-    read_table,
 )
 from climb.errors import RecordError
 from climb.record import Record
@@ -53,8 +52,7 @@ class JichiAdapter(Adapter):
 
     def items(self, raw_dir: Path) -> list[Item]:
         raw_dir = Path(raw_dir)
-        table_path = find_file(raw_dir, [TABLE])
-        table = read_table(table_path, COLUMNS, table_path.relative_to(raw_dir).as_posix())
+        table_path, table = find_table(raw_dir, [TABLE], COLUMNS)
         images = index_images(table_path.parent, raw_dir, (".jpg", ".jpeg"))
         folder = table_path.parent.relative_to(raw_dir).as_posix()
         items = []
